@@ -1,0 +1,251 @@
+"""The alert desk: what happens to alerts when a scored feedback or a command arrives.
+
+Pure: it reads the current alerts through the `Book` it is given and returns `Outputs` (the
+alerts to store, the lifecycle events to publish, the messages to send). The agent applies them.
+Every message has a deterministic id (`P<ref>-<kind><level>`), so a redelivered input makes the
+same message, which the notify stage sends once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pipeline.alerts import lifecycle as lc
+from pipeline.alerts import messages, roster
+from pipeline.alerts.replies import parse_follow_up
+from pipeline.alerts.rules import Decision, evaluate_feedback, evaluate_trend
+from pipeline.config import Location, Supervisor
+from pipeline.records import ScoredFeedback
+
+logger = logging.getLogger(__name__)
+
+TREND_WINDOW = "1h"
+
+
+class Book(Protocol):
+    """Read access to the alert tables."""
+
+    def alert(self, ref: str) -> lc.Alert | None: ...
+    def open_ref(self, key: str) -> str | None: ...
+    def ref_taken(self, ref: str) -> bool: ...
+
+
+@dataclass
+class Outputs:
+    alerts: dict[str, lc.Alert | None] = field(default_factory=dict)  # ref -> new (None: drop)
+    index: dict[str, str | None] = field(default_factory=dict)  # customer key -> ref
+    events: list[dict[str, Any]] = field(default_factory=list)  # for alerts.events
+    messages: list[dict[str, Any]] = field(default_factory=list)  # for pages.outbox
+
+    def merge(self, other: Outputs) -> None:
+        self.alerts.update(other.alerts)
+        self.index.update(other.index)
+        self.events.extend(other.events)
+        self.messages.extend(other.messages)
+
+
+def customer_key(location_id: str, customer_ref: str, feedback_id: str) -> str:
+    """One open alert per customer and location; anonymous feedback is its own customer."""
+    return f"{location_id}|{customer_ref or 'fb:' + feedback_id}"
+
+
+def trend_key(location_id: str) -> str:
+    return f"{location_id}|trend"
+
+
+def _at(now: float) -> datetime:
+    return datetime.fromtimestamp(now, UTC)
+
+
+def _emit(out: Outputs, alert: lc.Alert, events: list[lc.Event], **extra: Any) -> None:
+    out.alerts[alert.ref] = alert
+    public = alert.to_dict()
+    public.pop("contact", None)  # encrypted, but the event log has no use for it
+    for ev in events:
+        out.events.append({"schema": 1, "event": ev.kind, "ref": ev.ref, "at": ev.ts,
+                           "location_id": ev.location_id, "detail": ev.detail,
+                           "alert": public, **extra})  # fmt: skip
+
+
+def _message(out: Outputs, alert: lc.Alert, kind: str, level: int, body: str, *,
+             to_name: str = "", contact: str = "", now: float, urgent: bool = False) -> None:  # fmt: skip
+    out.messages.append({
+        "schema": 1, "page_id": f"P{alert.ref}-{kind[0]}{level}", "kind": kind, "ref": alert.ref,
+        "location_id": alert.location_id, "to_name": to_name, "contact": contact, "body": body,
+        "created_at": now, "received_at": alert.opened_at, "level": level, "urgent": urgent,
+    })  # fmt: skip
+
+
+def _page(out: Outputs, alert: lc.Alert, loc: Location, sup: Supervisor, now: float) -> None:
+    kind = "manager" if sup.name == loc.escalation.manager and alert.reason in ("trend_csat", "drift") else "page"
+    _message(out, alert, kind, alert.level, messages.page_text(alert, loc, sup, now),
+             to_name=sup.name, now=now, urgent=alert.urgent)  # fmt: skip
+
+
+def _open(book: Book, loc: Location, key: str, decision: Decision, sf: ScoredFeedback | None,
+          now: float) -> Outputs:  # fmt: skip
+    out = Outputs()
+    fb = sf.fb if sf else None
+    seed = fb.id if fb else f"{key}@{int(now)}"
+    ref = lc.make_ref(f"{loc.id}|{seed}", book.ref_taken)
+    alert, events = lc.open_alert(
+        ref, loc.id, fb.customer_ref if fb else "", fb.id if fb else "", str(decision.reason),
+        decision.urgent, now, detail=decision.detail, text=fb.text if fb else decision.detail,
+        score=fb.score if fb else None, scale=fb.scale if fb else None,
+        p_negative=sf.sentiment_negative if sf else None, channel=fb.channel if fb else "",
+        contact=fb.contact if fb else "", lang=fb.lang if fb else loc.lang,
+        opened_at=fb.received_at if fb else now,
+    )  # fmt: skip
+    if decision.for_manager:
+        sup = loc.supervisor(loc.escalation.manager)
+        fallback = False
+        alert = dataclasses.replace(alert, level=roster.max_level(loc, _at(now)))
+    else:
+        sup, fallback = roster.recipient(loc, 0, _at(now))
+    if sup is None:
+        raise ValueError(f"location {loc.id}: nobody to page")
+    if fallback:
+        logger.warning("nobody on shift at %s: paging the fallback", loc.id, extra={"ref": ref})
+    more: list[lc.Event]
+    alert, more = lc.page(alert, sup.name, now)
+    _page(out, alert, loc, sup, now)
+    out.index[key] = ref
+    # The customer's acknowledgement gave them the feedback's reference: STATUS <it> works too.
+    fref = str(fb.meta.get("ref", "")) if fb else ""
+    _emit(out, alert, events + more, recipient_ref=f"{sup.name}@{loc.id}", fallback=fallback,
+          feedback_ref=fref)  # fmt: skip
+    return out
+
+
+def on_feedback(book: Book, loc: Location, sf: ScoredFeedback, now: float) -> Outputs:
+    """A scored feedback: a follow-up answer, a message joining an open alert, a new alert,
+    and the location's trend check."""
+    out = Outputs()
+    fb = sf.fb
+    key = customer_key(loc.id, fb.customer_ref, fb.id)
+    ref = book.open_ref(key)
+    alert = book.alert(ref) if ref else None
+    decision = evaluate_feedback(loc, fb.score, fb.scale, fb.text, sf.sentiment_negative)
+    if alert is not None and alert.state == lc.State.RESOLVED:
+        answer = parse_follow_up(fb.text) if fb.text else None
+        recovered = answer.recovered if answer else (
+            fb.score is not None and evaluate_feedback(loc, fb.score, fb.scale, "", None) is None)
+        if answer is not None or fb.score is not None:
+            alert, events = lc.follow_up(alert, recovered, now)
+            _message(out, alert, "customer", 9, messages.thanks_text(alert.lang or loc.lang, recovered),
+                     contact=alert.contact, now=now)  # fmt: skip
+            _emit(out, alert, events)
+            out.alerts[alert.ref] = None
+            out.index[key] = None
+            alert = None
+            decision = None  # the answer to "did we fix it?" is not a new complaint
+    if alert is not None and alert.is_open:
+        if fb.id not in alert.feedback_ids:
+            alert, events = lc.join(alert, fb.id, fb.text, now, score=fb.score, scale=fb.scale,
+                                    p_negative=sf.sentiment_negative,
+                                    urgent=bool(decision and decision.urgent))  # fmt: skip
+            _emit(out, alert, events)
+    elif decision is not None and fb.customer_ref is not None:
+        out.merge(_open(book, loc, key, decision, sf, now))
+    window = sf.scores.get(TREND_WINDOW) or {}
+    trend = evaluate_trend(loc, window.get("csat"), int(window.get("csat_n") or 0))
+    if trend is not None and book.open_ref(trend_key(loc.id)) is None:
+        out.merge(_open(book, loc, trend_key(loc.id), trend, None, now))
+    return out
+
+
+def on_drift(book: Book, loc: Location, detail: str, now: float) -> Outputs:
+    """A drift detector fired on the location's satisfaction: the manager hears of it."""
+    decision = evaluate_trend(loc, None, 0, drift=True, drift_detail=detail)
+    if decision is None or book.open_ref(trend_key(loc.id)) is not None:
+        return Outputs()
+    return _open(book, loc, trend_key(loc.id), decision, None, now)
+
+
+def _customer_message(out: Outputs, alert: lc.Alert, level: int, body: str, now: float) -> None:
+    if alert.contact and alert.channel in ("sms", "whatsapp", "web", "api", "kiosk"):
+        _message(out, alert, "customer", level, body, contact=alert.contact, now=now)
+
+
+def on_command(book: Book, loc: Location, cmd: dict[str, Any], now: float) -> Outputs:
+    """ack | resolve | not_complaint | was_complaint | delivery_failed | tick."""
+    out = Outputs()
+    ref = str(cmd.get("ref") or cmd.get("page_id", "")[1:].split("-")[0])
+    alert = book.alert(ref)
+    kind = cmd.get("type")
+    if alert is None:
+        if kind == "was_complaint" and cmd.get("text"):
+            out.events.append({"schema": 1, "event": "corrected", "ref": ref, "at": now,
+                               "location_id": loc.id, "label": "negative", "text": cmd["text"]})  # fmt: skip
+        return out
+    by = str(cmd.get("by", ""))
+    try:
+        if kind == "ack":
+            alert, events = lc.acknowledge(alert, by, now)
+            sup = loc.supervisor(by)
+            if sup is not None:
+                lang = alert.lang or loc.lang
+                _customer_message(out, alert, 0, messages.coming_text(sup, loc, lang, alert.ref), now)
+            _emit(out, alert, events, channel=cmd.get("channel", ""))
+        elif kind == "resolve":
+            alert, events = lc.resolve(alert, by, now)
+            _customer_message(out, alert, 1, messages.follow_up_text(alert.lang or loc.lang, alert.ref), now)
+            _emit(out, alert, events, channel=cmd.get("channel", ""))
+        elif kind in ("not_complaint", "was_complaint"):
+            label = "negative" if kind == "was_complaint" else ("positive" if (alert.score or 0) >= 4 else "neutral")
+            if kind == "not_complaint":
+                alert, events = lc.dismiss(alert, by, now)
+                _emit(out, alert, events)
+                out.alerts[alert.ref] = None
+                out.index[customer_key(loc.id, alert.customer_ref, alert.feedback_ids[0])] = None
+            if alert.text:
+                out.events.append({"schema": 1, "event": "corrected", "ref": alert.ref, "at": now,
+                                   "location_id": loc.id, "label": label, "text": alert.text,
+                                   "lang": alert.lang})  # fmt: skip
+        elif kind in ("delivery_failed", "tick"):
+            out.merge(_timers(alert, loc, now, force_escalate=kind == "delivery_failed",
+                              page_id=str(cmd.get("page_id", ""))))  # fmt: skip
+    except lc.TransitionError as e:
+        logger.info("command ignored: %s", e, extra={"ref": ref})
+    return out
+
+
+def _timers(alert: lc.Alert, loc: Location, now: float, *, force_escalate: bool = False,
+            page_id: str = "") -> Outputs:  # fmt: skip
+    out = Outputs()
+    top = roster.max_level(loc, _at(now))
+    dues = lc.due_timers(alert, now, loc.ack_timeout_s, loc.resolve_timeout_s, max_level=top)
+    latest_page = f"P{alert.ref}-p{alert.level}"
+    if force_escalate and page_id == latest_page and alert.state in lc.PAGED_STATES and alert.level < top:
+        dues = [lc.Due.ESCALATE, *[d for d in dues if d != lc.Due.ESCALATE]]
+    for due in dues:
+        if due == lc.Due.EXPIRE:
+            alert, events = lc.expire(alert, now, "no action in time")
+            _emit(out, alert, events)
+            out.alerts[alert.ref] = None
+            out.index[customer_key(loc.id, alert.customer_ref, alert.feedback_ids[0] if alert.feedback_ids else "")] = None
+            return out
+        if due == lc.Due.ESCALATE:
+            sup, _ = roster.recipient(loc, alert.level + 1, _at(now))
+            missed = alert.recipients[-1] if alert.recipients else ""
+            alert, events = lc.escalate(alert, sup.name, now)
+            _page(out, alert, loc, sup, now)
+            _emit(out, alert, events, recipient_ref=f"{sup.name}@{loc.id}", missed_by=missed)
+        elif due == lc.Due.NOTIFY_MANAGER:
+            manager = loc.supervisor(loc.escalation.manager)
+            alert, events = lc.notify_manager(alert, now)
+            if manager is not None:
+                _message(out, alert, "manager", 8, messages.overdue_notice(alert, loc, manager.lang, now),
+                         to_name=manager.name, now=now)  # fmt: skip
+            _emit(out, alert, events)
+    return out
+
+
+def due_now(alert: lc.Alert, loc: Location, now: float) -> bool:
+    """Whether the timer should send this alert a tick now."""
+    top = roster.max_level(loc, _at(now))
+    return bool(lc.due_timers(alert, now, loc.ack_timeout_s, loc.resolve_timeout_s, max_level=top))

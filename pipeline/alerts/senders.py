@@ -1,0 +1,245 @@
+"""Where pages go: the `PageSender` interface, its Twilio and console senders, and a fake.
+
+A page is sent once. The notify agent asks `already_sent` after a restart or a rebalance, and
+each sender answers it from what it can see: Twilio from its message log (the page id travels
+in the body), the console and the fake from memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol, TextIO
+
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.rest import Client
+
+from pipeline.alerts.twilio_http import RebasedTwilioHttpClient
+
+logger = logging.getLogger(__name__)
+
+PAGE_KINDS = ("page", "customer", "manager")
+WHATSAPP = "whatsapp:"
+# Messages to one supervisor since an alert opened fit in one page; a page id past this many
+# newer messages is not found (the cost: one more page, never a missed one).
+LIST_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    """One outbound message: a page to a supervisor, a reply to a customer, or a manager note."""
+
+    page_id: str
+    to: str  # E.164, or "whatsapp:+..." for WhatsApp
+    body: str
+    kind: str  # page | customer | manager
+
+    def __post_init__(self) -> None:
+        if self.kind not in PAGE_KINDS:
+            raise ValueError(f"Page.kind: one of {PAGE_KINDS}, got {self.kind!r}")
+        if not self.page_id:
+            raise ValueError("Page.page_id: a non-empty string")
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    sid: str
+    error: str = ""
+    at: float = 0.0  # epoch seconds when the provider answered
+
+
+class SenderError(RuntimeError):
+    """The sender could not answer a question (e.g. Twilio's message log is unreachable)."""
+
+
+class PageSender(Protocol):
+    async def send(self, page: Page) -> SendResult:
+        """Send `page`; never raises for a delivery failure, which is reported in the result."""
+        ...
+
+    async def already_sent(self, page: Page, since: float) -> bool:
+        """Whether `page` was sent at or after `since` (epoch seconds): the restart check."""
+        ...
+
+
+def mask_phone(number: str) -> str:
+    """`number` fit for a log line: country prefix and last four digits only.
+
+    >>> mask_phone("+34600000001")
+    '+34•••••0001'
+    >>> mask_phone("whatsapp:+14155550123")
+    'whatsapp:+14•••••0123'
+    >>> mask_phone("12345")
+    '•••45'
+    """
+    prefix, _, rest = number.rpartition(":")
+    prefix = prefix + ":" if prefix else ""
+    plus = "+" if rest.startswith("+") else ""
+    digits = rest[len(plus) :]
+    if len(digits) < 8:  # too short to show both ends without giving it all away
+        return prefix + plus + "•" * max(len(digits) - 2, 0) + digits[-2:]
+    return prefix + plus + digits[:2] + "•" * (len(digits) - 6) + digits[-4:]
+
+
+def body_with_marker(page: Page) -> str:
+    """The text to send: the body, plus the page id unless the body already holds it.
+
+    >>> body_with_marker(Page("A-4821", "+1", "Table 7 unhappy. Reply OK A-4821", "page"))
+    'Table 7 unhappy. Reply OK A-4821'
+    >>> body_with_marker(Page("A-4821", "+1", "Thanks!", "customer"))
+    'Thanks! [A-4821]'
+    """
+    if page.page_id in page.body:
+        return page.body
+    return f"{page.body} [{page.page_id}]"
+
+
+class TwilioSender:
+    """Sends pages as SMS (or WhatsApp) with the official `twilio` library.
+
+    The library blocks, so each call runs in a small thread pool of its own: the event loop
+    never waits on the network. `api_base` points the client at the mock in tests.
+    """
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        api_base: str | None = None,
+        status_callback: str | None = None,
+        *,
+        timeout_s: float = 10.0,
+        max_workers: int = 8,
+    ) -> None:
+        self.from_number = from_number
+        self.status_callback = status_callback
+        self._client = Client(
+            account_sid,
+            auth_token,
+            http_client=RebasedTwilioHttpClient(api_base, timeout=timeout_s),
+        )
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="twilio")
+
+    def _from_for(self, to: str) -> str:
+        if to.startswith(WHATSAPP) and not self.from_number.startswith(WHATSAPP):
+            return WHATSAPP + self.from_number
+        return self.from_number
+
+    def _send_blocking(self, page: Page) -> SendResult:
+        kwargs: dict[str, str] = {
+            "to": page.to,
+            "from_": self._from_for(page.to),
+            "body": body_with_marker(page),
+        }
+        if self.status_callback:
+            kwargs["status_callback"] = self.status_callback
+        try:
+            msg = self._client.messages.create(**kwargs)
+        except TwilioRestException as e:
+            logger.warning(
+                "twilio refused %s %s to %s: %s %s",
+                page.kind,
+                page.page_id,
+                mask_phone(page.to),
+                e.status,
+                e.code,
+            )
+            return SendResult(False, "", f"{e.status} {e.code}: {e.msg}", time.time())
+        except (TwilioException, OSError) as e:  # requests' errors are OSErrors
+            logger.warning("twilio unreachable for %s %s: %s", page.kind, page.page_id, e)
+            return SendResult(False, "", f"{type(e).__name__}: {e}", time.time())
+        return SendResult(True, str(msg.sid or ""), "", time.time())
+
+    async def send(self, page: Page) -> SendResult:
+        """Create the message; failures come back as `SendResult(ok=False, error=...)`."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._send_blocking, page)
+
+    def _already_sent_blocking(self, page: Page, since: float) -> bool:
+        after = datetime.fromtimestamp(since, tz=UTC)
+        try:
+            # One page, bounded: the lib would otherwise follow next_page_uri to `limit`.
+            messages = self._client.messages.list(
+                to=page.to, date_sent_after=after, limit=LIST_LIMIT, page_size=LIST_LIMIT
+            )
+        except (TwilioException, OSError) as e:
+            raise SenderError(f"cannot list messages to {mask_phone(page.to)}: {e}") from e
+        return any(page.page_id in (m.body or "") for m in messages)
+
+    async def already_sent(self, page: Page, since: float) -> bool:
+        """Look for the page id in Twilio's log of messages to `page.to` since `since`.
+
+        Raises `SenderError` when Twilio cannot be asked: the caller decides whether to risk
+        a second page or none.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._already_sent_blocking, page, since)
+
+    def close(self) -> None:
+        """Let running calls finish and release the thread pool."""
+        self._pool.shutdown(wait=True)
+
+
+class ConsoleSender:
+    """Writes pages to the log (and to `stream` if given) with the number masked; keeps them."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
+        self.sent: list[tuple[float, Page]] = []
+
+    async def send(self, page: Page) -> SendResult:
+        """Print the page; always succeeds."""
+        at = time.time()
+        self.sent.append((at, page))
+        line = f"[{page.kind}] to {mask_phone(page.to)}: {body_with_marker(page)}"
+        logger.info("%s", line)
+        if self.stream is not None:
+            print(line, file=self.stream, flush=True)
+        return SendResult(True, f"CONSOLE{len(self.sent):06d}", "", at)
+
+    async def already_sent(self, page: Page, since: float) -> bool:
+        """Whether this process printed the page at or after `since`."""
+        return any(p.page_id == page.page_id and at >= since for at, p in self.sent)
+
+
+@dataclass
+class RecordingSender:
+    """A fake `PageSender` for tests: records what it is asked to send, and can fail on cue.
+
+    `fail_next` fails that many sends then recovers; `fail_always` fails every send. `delay_s`
+    makes each send take that long, to test timeouts and ordering.
+    """
+
+    fail_next: int = 0
+    fail_always: bool = False
+    error: str = "503 20003: simulated failure"
+    delay_s: float = 0.0
+    attempts: list[Page] = field(default_factory=list)
+    sent: list[tuple[float, Page]] = field(default_factory=list)
+
+    @property
+    def pages(self) -> list[Page]:
+        """The pages that were sent successfully, in order."""
+        return [p for _, p in self.sent]
+
+    async def send(self, page: Page) -> SendResult:
+        """Record `page`; fail if told to."""
+        self.attempts.append(page)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        at = time.time()
+        if self.fail_always or self.fail_next > 0:
+            self.fail_next = max(self.fail_next - 1, 0)
+            return SendResult(False, "", self.error, at)
+        self.sent.append((at, page))
+        return SendResult(True, f"SM{len(self.attempts):032x}", "", at)
+
+    async def already_sent(self, page: Page, since: float) -> bool:
+        """Whether `page` was sent successfully at or after `since`."""
+        return any(p.page_id == page.page_id and at >= since for at, p in self.sent)

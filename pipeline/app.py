@@ -1,0 +1,148 @@
+"""The composition root: the Faust app, its topics and tables, the metrics and the senders.
+
+Nothing else in the package opens a client. `build()` wires every stage into one Faust app;
+a worker process runs all of them, and N workers in one group share the partitions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from pipeline.alerts.senders import ConsoleSender, PageSender, TwilioSender
+from pipeline.config import Venues, load_venues
+from pipeline.metrics import Metrics
+from pipeline.privacy import Privacy
+from pipeline.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+TOPICS = {
+    "raw": "feedback.raw",
+    "scored": "feedback.scored",
+    "dlq": "feedback.dlq",
+    "commands": "alerts.commands",
+    "events": "alerts.events",
+    "outbox": "pages.outbox",
+    "optouts": "customers.optouts",
+    "model": "pronto.model",
+}
+
+
+@dataclass
+class Pronto:
+    """Everything a stage needs, built once: handed to each stage's `register()`."""
+
+    settings: Settings
+    venues: Venues
+    app: faust.App
+    metrics: Metrics
+    registry: CollectorRegistry
+    privacy: Privacy
+    sender: PageSender
+    topics: dict[str, faust.TopicT] = field(default_factory=dict)
+    tables: dict[str, Any] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.time)
+    state: dict[str, Any] = field(default_factory=dict)  # per-process caches the stages share
+
+    def topic(self, name: str) -> faust.TopicT:
+        return self.topics[name]
+
+
+def make_sender(settings: Settings) -> PageSender:
+    """Twilio when both credentials are set, otherwise the console."""
+    if settings.twilio_enabled:
+        status_cb = f"{settings.public_url.rstrip('/')}/sms/status" if settings.public_url else None
+        return TwilioSender(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token.get_secret_value(),
+            settings.twilio_from,
+            settings.twilio_api_base or None,
+            status_cb,
+        )
+    return ConsoleSender()
+
+
+def make_faust_app(settings: Settings) -> faust.App:
+    home = settings.home.resolve()
+    return faust.App(
+        settings.app_id,
+        broker=settings.broker or "kafka://127.0.0.1:9092",
+        datadir=str(home / "faust" / f"{settings.app_id}-{settings.web_port}"),
+        store="memory://",
+        autodiscover=False,
+        web_enabled=True,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_application_options={"client_max_size": settings.max_body_bytes},
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication,
+        table_standby_replicas=0,
+        processing_guarantee=settings.processing_guarantee,
+        producer_acks=-1,
+        producer_linger_ms=1,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=100,
+        broker_commit_interval=0.5,
+        stream_wait_empty=False,
+        logging_config=None,
+    )
+
+
+def build(
+    settings: Settings | None = None,
+    *,
+    venues: Venues | None = None,
+    registry: CollectorRegistry | None = None,
+    sender: PageSender | None = None,
+) -> Pronto:
+    """Build the whole pipeline: every topic, table, agent, timer and web route."""
+    from pipeline.alerts import stage as alert_stage
+    from pipeline.alerts import notify as notify_stage
+    from pipeline.ingest import routes as ingest_routes
+    from pipeline.scoring import stage as score_stage
+    from pipeline.web import routes as web_routes
+
+    settings = settings or Settings()
+    venues = venues or load_venues(settings.config, settings.ack_timeout_s)
+    registry = registry or CollectorRegistry()
+    app = make_faust_app(settings)
+    ctx = Pronto(
+        settings=settings,
+        venues=venues,
+        app=app,
+        metrics=Metrics(registry),
+        registry=registry,
+        privacy=Privacy(settings.secret_key.get_secret_value()),
+        sender=sender or make_sender(settings),
+    )
+    for short, name in TOPICS.items():
+        ctx.topics[short] = app.topic(
+            settings.topic(name), key_type=bytes, value_type=bytes,
+            key_serializer="raw", value_serializer="raw",
+            partitions=1 if short == "model" else settings.partitions,
+            compacting=short in ("model", "optouts"),
+        )  # fmt: skip
+    ingest_routes.register_tasks(ctx)
+    score_stage.register(ctx)
+    alert_stage.register(ctx)
+    notify_stage.register(ctx)
+
+    def on_webserver_init(web: Any) -> None:
+        router = web.web_app.router
+        ingest_routes.register(ctx, router)
+        web_routes.register(ctx, router)
+
+    app.on_webserver_init = on_webserver_init  # type: ignore[method-assign]
+    if not settings.verify_signatures:
+        logger.warning(
+            "!!! PRONTO_VERIFY_SIGNATURES=false: Twilio signatures are NOT checked. "
+            "Anyone can post fake SMS. Use this for local development only. !!!"
+        )
+    return ctx

@@ -1,0 +1,127 @@
+"""Keyed stores that every worker holds whole: the opt-out list and the alert index.
+
+Each one tails a topic from the start (or a time) with its own consumer, outside the consumer
+group, and folds every record into a dict. Ingest writes a record to the topic, waits for the
+ack, and applies it locally at once, so the worker that took the request honours it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+class TopicMirror:
+    """A dict rebuilt from a topic. `apply(state, key, value)` folds one record in."""
+
+    def __init__(
+        self,
+        topic: str,
+        bootstrap: str,
+        apply: Callable[[dict[str, Any], str, dict[str, Any]], None],
+        since_s: float | None = None,
+    ) -> None:
+        self.topic = topic
+        self.bootstrap = bootstrap
+        self.apply = apply
+        self.since_s = since_s
+        self.state: dict[str, Any] = {}
+        self.caught_up = asyncio.Event()
+        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        self._consumer: Any = None
+
+    def fold(self, key: str, value: bytes | dict[str, Any]) -> None:
+        try:
+            doc = value if isinstance(value, dict) else json.loads(value)
+        except ValueError:
+            logger.warning("mirror %s: a record that is not JSON was skipped", self.topic)
+            return
+        if isinstance(doc, dict):
+            self.apply(self.state, key, doc)
+            for listener in list(self.listeners):
+                listener(key, doc)
+
+    async def run(self) -> None:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        while True:
+            try:
+                consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+                await consumer.start()
+                break
+            except Exception as e:  # broker not up yet: keep trying, readiness stays false
+                logger.warning("mirror %s: cannot connect (%s); retrying", self.topic, e)
+                await asyncio.sleep(1.0)
+        self._consumer = consumer
+        try:
+            parts: set[int] | None = None
+            while not parts:
+                parts = consumer.partitions_for_topic(self.topic)
+                if not parts:
+                    await consumer._client.force_metadata_update()
+                    parts = consumer.partitions_for_topic(self.topic)
+                    if not parts:
+                        await asyncio.sleep(0.5)
+            tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
+            consumer.assign(tps)
+            if self.since_s is not None:
+                ts = int((time.time() - self.since_s) * 1000)
+                offsets = await consumer.offsets_for_times({tp: ts for tp in tps})
+                for tp in tps:
+                    found = offsets.get(tp)
+                    if found is None:
+                        await consumer.seek_to_end(tp)
+                    else:
+                        consumer.seek(tp, found.offset)
+            else:
+                await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            while True:
+                batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+                for _tp, records in batch.items():
+                    for rec in records:
+                        key = rec.key.decode() if rec.key else ""
+                        if rec.value is not None:
+                            self.fold(key, rec.value)
+                if not self.caught_up.is_set():
+                    positions = {tp: await consumer.position(tp) for tp in tps}
+                    if all(positions[tp] >= ends[tp] for tp in tps):
+                        self.caught_up.set()
+        finally:
+            await consumer.stop()
+
+
+def apply_optout(state: dict[str, Any], key: str, doc: dict[str, Any]) -> None:
+    """customer_ref -> opted out? (the newest record wins)."""
+    ref = doc.get("customer_ref") or key
+    if ref:
+        state[ref] = bool(doc.get("opted_out"))
+
+
+def apply_alert_event(state: dict[str, Any], key: str, doc: dict[str, Any]) -> None:
+    """Index the newest state of each alert by its reference and by its feedback references,
+    and each supervisor's newest page, for STATUS and for replies without a reference."""
+    alert = doc.get("alert")
+    if not isinstance(alert, dict) or not alert.get("ref"):
+        return
+    summary = {
+        "ref": alert["ref"],
+        "state": alert.get("state", ""),
+        "location_id": alert.get("location_id", ""),
+        "acked_by": alert.get("acked_by", ""),
+        "lang": alert.get("lang", ""),
+    }
+    state[f"ref:{alert['ref']}"] = summary
+    state[f"alert:{alert['ref']}"] = alert
+    fref = doc.get("feedback_ref")
+    if fref:
+        state[f"fref:{fref}"] = alert["ref"]
+    recipient = doc.get("recipient_ref")
+    if doc.get("event") in ("paged", "escalated") and recipient:
+        state[f"sup:{recipient}"] = summary

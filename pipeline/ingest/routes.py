@@ -1,0 +1,47 @@
+"""Mount the ingest endpoints on the worker's aiohttp router."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from pipeline.ingest.service import Ingest
+from pipeline.ingest.sms import SmsWebhook
+from pipeline.ingest.web import WebIntake
+
+if TYPE_CHECKING:
+    from pipeline.app import Pronto
+
+logger = logging.getLogger(__name__)
+
+
+def ingest_of(ctx: Pronto) -> Ingest:
+    """The worker's one `Ingest` (created on first use)."""
+    if "ingest" not in ctx.state:
+        ctx.state["ingest"] = Ingest(ctx)
+    ingest: Ingest = ctx.state["ingest"]
+    return ingest
+
+
+def register(ctx: Pronto, router: Any) -> None:
+    ingest = ingest_of(ctx)
+    sms = SmsWebhook(ctx, ingest)
+    web = WebIntake(ctx, ingest)
+    router.add_post("/sms/inbound", sms.inbound)
+    router.add_post("/sms/status", sms.status)
+    router.add_get("/f/{location_id}", web.form)
+    router.add_post("/f/{location_id}", web.submit_form)
+    router.add_post("/api/v1/feedback", web.api)
+
+
+def register_tasks(ctx: Pronto) -> None:
+    """Start the worker-wide keyed stores (opt-outs, alert index) with the app."""
+    ingest = ingest_of(ctx)
+
+    @ctx.app.task
+    async def mirror_optouts() -> None:
+        await ingest.optouts.run()
+
+    @ctx.app.task
+    async def mirror_alerts() -> None:
+        await ingest.alerts.run()

@@ -1,0 +1,107 @@
+"""What every ingest endpoint shares: locate the venue, dedupe, publish, count.
+
+The HTTP handlers (`sms.py`, `web.py`) parse and answer; this stores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from pipeline.config import UNKNOWN_LOCATION, Location
+from pipeline.ingest.mirror import TopicMirror, apply_alert_event, apply_optout
+from pipeline.ingest.publish import KafkaUnavailable, publish
+from pipeline.ingest.ratelimit import RateLimiter
+from pipeline.records import Feedback
+
+if TYPE_CHECKING:
+    from pipeline.app import Pronto
+
+logger = logging.getLogger(__name__)
+
+
+class Ingest:
+    """Shared by the SMS webhook, the form and the JSON API of one worker."""
+
+    def __init__(self, ctx: Pronto) -> None:
+        self.ctx = ctx
+        s = ctx.settings
+        self.limiter = RateLimiter(s.rate_limit_per_min, burst=max(5, s.rate_limit_per_min // 3))
+        self._done: OrderedDict[str, str] = OrderedDict()  # feedback id -> ref, recently stored
+        self._inflight: dict[str, asyncio.Future[str]] = {}
+        self.optouts = TopicMirror(s.topic("customers.optouts"), s.bootstrap_servers, apply_optout)
+        self.alerts = TopicMirror(
+            s.topic("alerts.events"), s.bootstrap_servers, apply_alert_event, since_s=7 * 86400
+        )
+
+    def locate(self, to_number: str, body: str) -> tuple[Location | None, str, str]:
+        """(location, location_id, body without the code prefix) for an inbound SMS."""
+        venues = self.ctx.venues
+        number = to_number.removeprefix("whatsapp:")
+        loc = venues.by_number(number)
+        if loc is not None:
+            return loc, loc.id, body
+        first, _, rest = body.strip().partition(" ")
+        loc = venues.by_code(first.rstrip(":,.")) if first else None
+        if loc is not None:
+            return loc, loc.id, rest.strip()
+        return None, UNKNOWN_LOCATION, body
+
+    def opted_out(self, customer_ref: str) -> bool:
+        return bool(self.optouts.state.get(customer_ref))
+
+    async def set_optout(self, customer_ref: str, opted_out: bool) -> None:
+        doc = {"schema": 1, "customer_ref": customer_ref, "opted_out": opted_out, "at": time.time()}
+        topic = self.ctx.topic("optouts")
+        await publish(topic, customer_ref, json.dumps(doc).encode(), self.ctx.settings.ingest_timeout_s)
+        self.optouts.fold(customer_ref, doc)
+
+    async def command(self, location_id: str, doc: dict[str, Any]) -> None:
+        """Send a command (ack, resolve, correction...) to the alert stage of that location."""
+        doc = {"schema": 1, "at": time.time(), **doc}
+        await publish(
+            self.ctx.topic("commands"), location_id, json.dumps(doc).encode(),
+            self.ctx.settings.ingest_timeout_s,
+        )  # fmt: skip
+
+    async def store(self, fb: Feedback) -> str:
+        """Publish `fb` once, and return its reference. Raises `KafkaUnavailable`.
+
+        The same id twice (a retried webhook) is stored once: the second call waits for the
+        first and returns the same reference.
+        """
+        ref = str(fb.meta.get("ref", ""))
+        if fb.id in self._done:
+            self.ctx.metrics.feedback_rejected.labels("duplicate").inc()
+            return self._done[fb.id]
+        pending = self._inflight.get(fb.id)
+        if pending is not None:
+            self.ctx.metrics.feedback_rejected.labels("duplicate").inc()
+            return await asyncio.shield(pending)
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._inflight[fb.id] = fut
+        try:
+            await publish(self.ctx.topic("raw"), fb.location_id, fb.to_json(),
+                          self.ctx.settings.ingest_timeout_s)  # fmt: skip
+        except KafkaUnavailable as e:
+            fut.set_exception(e)
+            fut.exception()  # mark retrieved: the waiter, if any, re-raises it
+            self.ctx.metrics.feedback_rejected.labels("kafka_unavailable").inc()
+            raise
+        finally:
+            self._inflight.pop(fb.id, None)
+        fut.set_result(ref)
+        self._done[fb.id] = ref
+        if len(self._done) > 100_000:
+            self._done.popitem(last=False)
+        self.ctx.metrics.feedback_received.labels(fb.channel, fb.location_id).inc()
+        logger.info("feedback stored", extra={"feedback_id": fb.id, "ref": ref,
+                                              "location": fb.location_id, "channel": fb.channel})
+        return ref
+
+
+__all__ = ["Ingest", "KafkaUnavailable"]

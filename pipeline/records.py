@@ -1,0 +1,100 @@
+"""The versioned JSON records that flow through the topics (`schema: 1`).
+
+Readers ignore unknown fields, so a newer writer never breaks an older reader. Decoding a
+record that is not valid raises `RecordError`; the agents send such records to the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TypeVar
+
+SCHEMA = 1
+
+T = TypeVar("T", bound="_Record")
+
+
+class RecordError(ValueError):
+    """A record could not be decoded; the message says why."""
+
+
+class _Record:
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)  # type: ignore[call-overload]
+        d["schema"] = SCHEMA
+        return d
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_dict(cls: type[T], d: Any) -> T:
+        if not isinstance(d, dict):
+            raise RecordError(f"{cls.__name__}: expected a JSON object, got {type(d).__name__}")
+        schema = d.get("schema", SCHEMA)
+        if schema != SCHEMA:
+            raise RecordError(f"{cls.__name__}: unsupported schema {schema!r}")
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        try:
+            return cls(**{k: v for k, v in d.items() if k in known})
+        except TypeError as e:
+            raise RecordError(f"{cls.__name__}: {e}") from e
+
+    @classmethod
+    def from_json(cls: type[T], raw: bytes | str) -> T:
+        try:
+            d = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise RecordError(f"{cls.__name__}: not JSON ({e})") from e
+        return cls.from_dict(d)
+
+
+@dataclass
+class Feedback(_Record):
+    """One piece of customer feedback, as ingested into `feedback.raw`.
+
+    `customer_ref` is an HMAC of the phone number; `contact` is the Fernet-encrypted phone
+    number (empty when the customer gave none), so the plain topics never hold a number.
+    """
+
+    id: str
+    received_at: float  # epoch seconds, when the webhook/form arrived: the 60-second clock
+    channel: str  # sms | whatsapp | web | api | kiosk
+    location_id: str
+    customer_ref: str = ""
+    score: int | None = None
+    scale: str | None = None  # the scale of `score`: csat5 | nps10
+    text: str = ""
+    lang: str = ""
+    contact: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id:
+            raise RecordError("Feedback.id: a non-empty string")
+        if not isinstance(self.location_id, str) or not self.location_id:
+            raise RecordError("Feedback.location_id: a non-empty string")
+        if not isinstance(self.received_at, int | float):
+            raise RecordError("Feedback.received_at: epoch seconds")
+        if self.score is not None and (not isinstance(self.score, int) or self.score < 0):
+            raise RecordError("Feedback.score: a non-negative integer or null")
+        if not isinstance(self.text, str):
+            raise RecordError("Feedback.text: a string")
+
+
+@dataclass
+class ScoredFeedback(_Record):
+    """A feedback plus its sentiment and its location's rolling scores, on `feedback.scored`."""
+
+    feedback: dict[str, Any]
+    sentiment_negative: float  # P(negative)
+    sentiment_label: str  # negative | neutral | positive
+    model_version: int
+    scored_at: float
+    labelled: bool = False  # the text was labelled by its own score
+    scores: dict[str, Any] = field(default_factory=dict)  # window -> {csat, nps, n, ...}
+
+    @property
+    def fb(self) -> Feedback:
+        return Feedback.from_dict(self.feedback)

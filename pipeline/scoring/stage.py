@@ -1,0 +1,254 @@
+"""The score stage: `feedback.raw` -> sentiment, rolling counters -> `feedback.scored`.
+
+Thin agents: decode, call the pure `Scorer`, update the table with `+=`, send, observe.
+Records that cannot be decoded go to `feedback.dlq` with the reason. The model is saved to the
+compacted `pronto.model` topic and restored at start, so a restart keeps what it learned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import zlib
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from kafka.partitioner.default import murmur2
+from prometheus_client.core import GaugeMetricFamily
+
+from pipeline.config import UNKNOWN_LOCATION
+from pipeline.records import Feedback, RecordError, ScoredFeedback
+from pipeline.scoring import windows as win
+from pipeline.scoring.drift import DriftMonitor
+from pipeline.scoring.scorer import Scorer
+from pipeline.scoring.sentiment import SentimentModel
+
+if TYPE_CHECKING:
+    from pipeline.app import Pronto
+
+logger = logging.getLogger(__name__)
+
+MODEL_KEY = b"sentiment"
+SAVE_EVERY_S = 30.0
+DEDUPE_HORIZON_S = 900.0
+PRUNE_EVERY_S = 60.0
+
+
+async def send_dlq(ctx: Pronto, key: bytes | None, value: bytes | None, reason: str, stage: str) -> None:
+    """Park a record that a stage cannot process, with the reason; count it."""
+    doc = {"schema": 1, "stage": stage, "reason": reason, "at": time.time(),
+           "value": (value or b"").decode("utf-8", "replace")[:10_000]}  # fmt: skip
+    await ctx.topic("dlq").send(key=key or b"", value=json.dumps(doc).encode())
+    ctx.metrics.dlq.labels(stage).inc()
+
+
+def owns(ctx: Pronto, location_id: str) -> bool:
+    """Whether this worker holds the partition of `location_id` (so only it reports it)."""
+    assignment = ctx.app.consumer.assignment() if ctx.app.consumer else set()
+    if not assignment:
+        return False
+    topic = ctx.settings.topic("feedback.raw")
+    part = (murmur2(location_id.encode()) & 0x7FFFFFFF) % ctx.settings.partitions
+    return any(tp.topic == topic and tp.partition == part for tp in assignment)
+
+
+def current_scores(ctx: Pronto, now: float) -> dict[str, Any]:
+    """Scores per location (those this worker owns) and window, with counts and intervals."""
+    table = ctx.tables.get("counters")
+    windows: tuple[win.WindowSpec, ...] = ctx.state["windows"]
+    out: dict[str, Any] = {}
+    ids = [*ctx.venues.ids, UNKNOWN_LOCATION]
+    for loc_id in ids:
+        if table is None or not owns(ctx, loc_id):
+            continue
+        loc = ctx.venues.by_id(loc_id)
+        out[loc_id] = {
+            "name": loc.name if loc else loc_id,
+            "scale": loc.scale if loc else "",
+            "windows": {
+                w.name: win.summarize(win.window_totals(lambda k: table.get(k, 0), loc_id, w, now))
+                for w in windows
+            },
+        }
+    return {"generated_at": now, "locations": out}
+
+
+class ScoresCollector:
+    """Exports the rolling scores on scrape, from the same figures as `/api/v1/scores`."""
+
+    def __init__(self, ctx: Pronto) -> None:
+        self.ctx = ctx
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Any:
+        specs = [
+            ("pronto_csat_ratio", "Rolling CSAT: the share of 4-5 answers on 1-5.", "csat"),
+            ("pronto_csat_ci_lower_ratio", "Lower bound of CSAT's 95% Wilson interval.", "csat_low"),
+            ("pronto_csat_ci_upper_ratio", "Upper bound of CSAT's 95% Wilson interval.", "csat_high"),
+            ("pronto_csat_answers", "1-5 answers in the window.", "csat_n"),
+            ("pronto_nps_score", "Rolling NPS, -100..100.", "nps"),
+            ("pronto_nps_ci_lower_score", "Lower bound of NPS's 95% interval.", "nps_low"),
+            ("pronto_nps_ci_upper_score", "Upper bound of NPS's 95% interval.", "nps_high"),
+            ("pronto_nps_answers", "0-10 answers in the window.", "nps_n"),
+        ]
+        try:
+            scores = current_scores(self.ctx, time.time())["locations"]
+        except Exception:  # a scrape during start-up or rebalance must not fail the scrape
+            logger.debug("scores not available for this scrape", exc_info=True)
+            scores = {}
+        for name, doc, field in specs:
+            fam = GaugeMetricFamily(name, doc, labels=["location", "window"])
+            for loc_id, entry in scores.items():
+                for wname, summary in entry["windows"].items():
+                    value = summary.get(field)
+                    if value is not None:
+                        fam.add_metric([loc_id, wname], float(value))
+            yield fam
+
+
+def load_model(ctx: Pronto) -> tuple[SentimentModel, DriftMonitor]:
+    """The newest saved model from `pronto.model`, or a fresh one learned from the seed corpus."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    topic = ctx.settings.topic("pronto.model")
+    consumer = KafkaConsumer(bootstrap_servers=ctx.settings.bootstrap_servers,
+                             enable_auto_commit=False, consumer_timeout_ms=3000,
+                             max_partition_fetch_bytes=64 * 1024 * 1024)  # fmt: skip
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        if parts:
+            tp = TopicPartition(topic, 0)
+            consumer.assign([tp])
+            end = consumer.end_offsets([tp])[tp]
+            if end > 0:
+                consumer.seek(tp, end - 1)
+                for rec in consumer:
+                    blob = json.loads(zlib.decompress(rec.value))
+                    model = SentimentModel.from_bytes(bytes.fromhex(blob["model"]))
+                    drift = DriftMonitor.from_bytes(bytes.fromhex(blob["drift"]))
+                    logger.info("restored the model, version %s", model.version)
+                    return model, drift
+    finally:
+        consumer.close()
+    logger.info("no saved model: learning the seed corpus")
+    return SentimentModel.with_seed_corpus(), DriftMonitor()
+
+
+def register(ctx: Pronto) -> None:
+    app = ctx.app
+    s = ctx.settings
+    windows = win.parse_windows(s.windows)
+    ctx.state["windows"] = windows
+    counters = app.Table(s.topic("score-counters"), default=int, partitions=s.partitions)
+    seen = app.Table(s.topic("seen-feedback"), default=None, partitions=s.partitions)
+    ctx.tables.update(counters=counters, seen=seen)
+    ctx.registry.register(ScoresCollector(ctx))  # type: ignore[arg-type]
+    ready = asyncio.Event()
+    state: dict[str, Any] = {"saved_version": -1, "last_prune": 0.0, "scorer": None}
+
+    @app.task
+    async def restore_model() -> None:
+        loop = asyncio.get_running_loop()
+        model, drift = await loop.run_in_executor(None, load_model, ctx)
+        state["scorer"] = Scorer(model, drift, windows, s.lateness_s)
+        state["saved_version"] = model.version
+        ctx.state["model"] = model
+        ctx.metrics.model_version.set(model.version)
+        ctx.metrics.sentiment_accuracy.set(model.accuracy)
+        ctx.state["model_ready"] = True
+        ready.set()
+
+    @app.timer(SAVE_EVERY_S)
+    async def save_model() -> None:
+        scorer: Scorer | None = state["scorer"]
+        if scorer is None or scorer.model.version == state["saved_version"]:
+            return
+        blob = {"model": scorer.model.to_bytes().hex(), "drift": scorer.drift.to_bytes().hex(),
+                "version": scorer.model.version, "at": time.time()}  # fmt: skip
+        await ctx.topic("model").send(key=MODEL_KEY, value=zlib.compress(json.dumps(blob).encode()))
+        state["saved_version"] = scorer.model.version
+
+    seen_order: deque[tuple[float, str]] = deque()  # (received_at, id), oldest first
+
+    def prune(now: float) -> None:
+        for k in win.expired_keys(list(counters.keys()), now, windows, s.lateness_s):
+            del counters[k]
+        if not state.get("seen_scanned"):  # once after start: ids recovered from the changelog
+            seen_order.extend(sorted((at, k) for k, at in seen.items() if at is not None))
+            state["seen_scanned"] = True
+        while seen_order and seen_order[0][0] < now - DEDUPE_HORIZON_S:
+            _, k = seen_order.popleft()
+            if k in seen:
+                del seen[k]
+
+    @app.agent(ctx.topic("raw"))
+    async def score(stream: Any) -> None:
+        await ready.wait()
+        async for event in stream.events():
+            scorer: Scorer = state["scorer"]
+            try:
+                fb = Feedback.from_json(event.value)
+            except RecordError as e:
+                logger.warning("undecodable record to the DLQ: %s", e)
+                await send_dlq(ctx, event.key, event.value, str(e), "score")
+                continue
+            if fb.id in seen:
+                ctx.metrics.feedback_rejected.labels("duplicate").inc()
+                continue
+            now = time.time()
+            out = scorer.score(fb, now)
+            for k, d in out.increments.items():
+                counters[k] += d
+            seen[fb.id] = fb.received_at  # after the counters: its changelog entry comes last
+            if state.get("seen_scanned"):
+                seen_order.append((fb.received_at, fb.id))
+            summary = {
+                w.name: win.summarize(win.window_totals(lambda k: counters.get(k, 0), fb.location_id, w, now))
+                for w in windows
+            }
+            record = ScoredFeedback(
+                feedback=fb.to_dict(), sentiment_negative=out.prediction.p_negative,
+                sentiment_label=out.prediction.label, model_version=scorer.model.version,
+                scored_at=now, labelled=out.labelled, scores=summary,
+            )  # fmt: skip
+            await ctx.topic("scored").send(key=fb.location_id.encode(), value=record.to_json())
+            if out.drift is not None:
+                await ctx.topic("commands").send(key=fb.location_id.encode(), value=json.dumps({
+                    "schema": 1, "type": "drift", "location_id": fb.location_id, "at": now,
+                    "before": out.drift.before_mean, "after": out.drift.after_mean, "n": out.drift.n,
+                }).encode())  # fmt: skip
+            m = ctx.metrics
+            if out.late:
+                m.late_events.labels(fb.location_id).inc()
+            m.feedback_scored.labels(fb.location_id).inc()
+            m.sentiment.labels(out.prediction.label).inc()
+            m.model_seconds.observe(out.model_seconds)
+            m.webhook_to_scored.observe(max(0.0, now - fb.received_at))
+            if out.labelled:
+                m.sentiment_accuracy.set(scorer.model.accuracy)
+                m.model_version.set(scorer.model.version)
+            if now - state["last_prune"] > PRUNE_EVERY_S:
+                state["last_prune"] = now
+                prune(now)
+
+    @app.agent(ctx.topic("events"))
+    async def learn_corrections(stream: Any) -> None:
+        """A supervisor's "not a complaint" / "was a complaint" is learned at once."""
+        await ready.wait()
+        async for event in stream.events():
+            try:
+                doc = json.loads(event.value)
+            except (ValueError, TypeError):
+                continue
+            if not isinstance(doc, dict) or doc.get("event") != "corrected":
+                continue
+            text, label = doc.get("text", ""), doc.get("label", "")
+            if isinstance(text, str) and text and label in ("negative", "neutral", "positive"):
+                scorer = state["scorer"]
+                scorer.model.learn(text, label, str(doc.get("lang", "")))
+                ctx.metrics.model_version.set(scorer.model.version)
+                logger.info("learned a correction", extra={"ref": doc.get("ref"), "label": label})

@@ -1,0 +1,62 @@
+"""The one settings class: environment variables with the prefix `PRONTO_`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline.kafka_local import deploy_dir
+
+
+class Settings(BaseSettings):
+    """Read once at start; frozen. Secrets are `SecretStr` and never logged."""
+
+    model_config = SettingsConfigDict(env_prefix="PRONTO_", frozen=True, extra="ignore")
+
+    broker: str = ""  # kafka://127.0.0.1:9092; empty: `pronto demo` starts its own
+    web_port: int = 6066
+    web_host: str = "127.0.0.1"
+    home: Path = Path(".pronto")
+    config: Path = deploy_dir() / "pronto.demo.toml"
+    public_url: str = ""  # the base URL Twilio calls; signatures are checked against it
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")
+    twilio_from: str = "+15005550006"  # the Pronto number pages are sent from
+    twilio_api_base: str = ""  # default: Twilio's own API
+    secret_key: SecretStr = SecretStr("pronto-dev-secret-change-me")
+    ack_timeout_s: float | None = None  # overrides every location's ack_timeout_s
+    verify_signatures: bool = True  # False only for local development: logged loudly
+    app_id: str = "pronto"
+    topic_prefix: str = ""  # lets tests give each run its own topics
+    partitions: int = 8
+    replication: int = 1
+    windows: str = "5m,1h,24h"
+    lateness_s: float = 120.0
+    ingest_timeout_s: float = 5.0  # how long a request waits for Kafka's ack before 503
+    max_body_bytes: int = 16_384
+    rate_limit_per_min: int = 30  # per client (IP or sender) on the public endpoints
+    pages_per_supervisor_per_min: int = 6
+    log_json: bool = False
+    log_level: str = "INFO"
+    processing_guarantee: str = "at_least_once"  # or exactly_once
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_url(cls, v: str) -> str:
+        if v and "://" not in v:
+            return f"kafka://{v}"
+        return v
+
+    @property
+    def twilio_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token.get_secret_value())
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """`host:port[,host:port]` without the `kafka://` scheme, for kafka-python."""
+        return ",".join(part.split("://", 1)[-1] for part in self.broker.split(";") if part)
