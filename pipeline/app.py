@@ -19,19 +19,9 @@ from pipeline.config import Venues, load_venues
 from pipeline.metrics import Metrics
 from pipeline.privacy import Privacy
 from pipeline.settings import Settings
+from pipeline.topics import MODEL_MAX_BYTES, TOPICS
 
 logger = logging.getLogger(__name__)
-
-TOPICS = {
-    "raw": "feedback.raw",
-    "scored": "feedback.scored",
-    "dlq": "feedback.dlq",
-    "commands": "alerts.commands",
-    "events": "alerts.events",
-    "outbox": "pages.outbox",
-    "optouts": "customers.optouts",
-    "model": "pronto.model",
-}
 
 
 @dataclass
@@ -70,6 +60,7 @@ def make_sender(settings: Settings) -> PageSender:
 
 def make_faust_app(settings: Settings) -> faust.App:
     home = settings.home.resolve()
+    (home / "faust").mkdir(parents=True, exist_ok=True)
     return faust.App(
         settings.app_id,
         broker=settings.broker or "kafka://127.0.0.1:9092",
@@ -87,6 +78,7 @@ def make_faust_app(settings: Settings) -> faust.App:
         processing_guarantee=settings.processing_guarantee,
         producer_acks=-1,
         producer_linger_ms=1,
+        producer_max_request_size=MODEL_MAX_BYTES,
         consumer_auto_offset_reset="earliest",
         broker_commit_every=100,
         broker_commit_interval=0.5,
@@ -103,8 +95,9 @@ def build(
     sender: PageSender | None = None,
 ) -> Pronto:
     """Build the whole pipeline: every topic, table, agent, timer and web route."""
-    from pipeline.alerts import stage as alert_stage
+    from pipeline import lag
     from pipeline.alerts import notify as notify_stage
+    from pipeline.alerts import stage as alert_stage
     from pipeline.ingest import routes as ingest_routes
     from pipeline.scoring import stage as score_stage
     from pipeline.web import routes as web_routes
@@ -133,6 +126,7 @@ def build(
     score_stage.register(ctx)
     alert_stage.register(ctx)
     notify_stage.register(ctx)
+    lag.register(ctx)
 
     def on_webserver_init(web: Any) -> None:
         router = web.web_app.router

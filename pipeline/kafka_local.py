@@ -8,6 +8,7 @@ On first use the broker's jars come from Maven (`mvn dependency:copy-dependencie
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import shutil
@@ -86,6 +87,7 @@ class LocalKafka:
     home: Path
     port: int = DEFAULT_PORT
     name: str = "broker"
+    jars_home: Path | None = None  # where the jar cache is, if not under `home`
 
     @property
     def dir(self) -> Path:
@@ -143,7 +145,7 @@ class LocalKafka:
             self.wait_ready(timeout_s)
             return self.bootstrap
         java = _require("java", "a JDK 17 or newer (Debian: openjdk-17-jre-headless)")
-        libs = provision_jars(self.home)
+        libs = provision_jars(self.jars_home or self.home)
         self.dir.mkdir(parents=True, exist_ok=True)
         ctrl_file = self.dir / "controller.port"
         if not ctrl_file.exists():
@@ -158,16 +160,28 @@ class LocalKafka:
         if not (self.dir / "data" / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             fmt = subprocess.run(
-                [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-                 "-c", str(props), "--standalone"],  # fmt: skip
-                capture_output=True, text=True, check=False,
+                [
+                    *jvm,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(props),
+                    "--standalone",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if fmt.returncode != 0:
                 raise KafkaSetupError(f"formatting the storage failed:\n{fmt.stdout}{fmt.stderr}")
         out = open(self.dir / "stdout.log", "ab")  # noqa: SIM115 - handed to the child
         proc = subprocess.Popen(
             [*jvm, "kafka.Kafka", str(props)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C in the terminal must not reach the broker directly
         )
         out.close()
@@ -195,8 +209,7 @@ class LocalKafka:
         from kafka.errors import KafkaError
 
         try:
-            admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000,
-                                     api_version_auto_timeout_ms=3000)  # fmt: skip
+            admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000)
         except (KafkaError, OSError, ValueError):
             return False
         try:
@@ -228,7 +241,5 @@ class LocalKafka:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

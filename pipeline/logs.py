@@ -45,5 +45,5 @@ def setup_logging(level: str = "INFO", json_lines: bool = False, stream: object 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "kafka", "faust.transport", "mode"):
+    for noisy in ("aiokafka", "kafka", "faust", "mode"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -42,24 +42,7 @@ class Metrics:
         self.late_events = Counter(
             "pronto_late_events_total", "Answers too late for their window (beyond the lateness).",
             ["location"], registry=r)  # fmt: skip
-        self.csat = Gauge(
-            "pronto_csat_ratio", "Rolling CSAT: share of 4-5 answers on 1-5.",
-            ["location", "window"], registry=r)  # fmt: skip
-        self.csat_low = Gauge(
-            "pronto_csat_ci_lower_ratio", "Lower bound of the 95% Wilson interval of CSAT.",
-            ["location", "window"], registry=r)  # fmt: skip
-        self.csat_high = Gauge(
-            "pronto_csat_ci_upper_ratio", "Upper bound of the 95% Wilson interval of CSAT.",
-            ["location", "window"], registry=r)  # fmt: skip
-        self.csat_n = Gauge(
-            "pronto_csat_answers", "Number of 1-5 answers in the window.",
-            ["location", "window"], registry=r)  # fmt: skip
-        self.nps = Gauge(
-            "pronto_nps_score", "Rolling NPS, -100..100.",
-            ["location", "window"], registry=r)  # fmt: skip
-        self.nps_n = Gauge(
-            "pronto_nps_answers", "Number of 0-10 answers in the window.",
-            ["location", "window"], registry=r)  # fmt: skip
+        # The rolling scores are exported by `scoring.stage.ScoresCollector`, on scrape.
         self.sentiment = Counter(
             "pronto_sentiment_predictions_total", "Sentiment predictions, by predicted label.",
             ["outcome"], registry=r)  # fmt: skip
@@ -88,12 +71,12 @@ class Metrics:
             "pronto_acknowledgements_total", "Alerts acknowledged.",
             ["location", "channel"], registry=r)  # fmt: skip
         self.resolutions = Counter(
-            "pronto_alerts_resolved_total", "Alerts resolved.", ["location"], registry=r)
+            "pronto_alerts_resolved_total", "Alerts resolved.", ["location"], registry=r
+        )
         self.recoveries = Counter(
             "pronto_recoveries_total", "Follow-up answers after a resolve.",
             ["location", "outcome"], registry=r)  # fmt: skip
-        self.open_alerts = Gauge(
-            "pronto_open_alerts", "Alerts open now.", ["location"], registry=r)
+        self.open_alerts = Gauge("pronto_open_alerts", "Alerts open now.", ["location"], registry=r)
         self.webhook_to_page = Histogram(
             "pronto_webhook_to_page_seconds",
             "From the feedback's arrival to the Twilio API call for its first page.",
@@ -113,8 +96,11 @@ class Metrics:
             "From the customer's message to resolve: the total handling time.",
             buckets=HUMAN_BUCKETS, registry=r)  # fmt: skip
         self.model_seconds = Histogram(
-            "pronto_model_seconds", "Sentiment predict+learn time per message.",
-            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05), registry=r)
+            "pronto_model_seconds",
+            "Sentiment predict+learn time per message.",
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05),
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "pronto_consumer_lag_messages", "Messages not yet consumed, per topic.",
             ["reason"], registry=r)  # fmt: skip

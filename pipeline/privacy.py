@@ -16,7 +16,9 @@ from cryptography.fernet import Fernet, InvalidToken
 
 logger = logging.getLogger(__name__)
 
-_PHONE_RE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+# International numbers (+ then 8-15 digits, maybe spaced) or a bare run of 9-15 digits.
+# IP addresses, times and ports do not match.
+_PHONE_RE = re.compile(r"\+\d(?:[ -]?\d){7,14}(?!\d)|(?<![\d.])\d{9,15}(?![\d.])")
 
 
 class Privacy:

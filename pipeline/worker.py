@@ -22,6 +22,9 @@ def run_worker(settings: Settings | None = None) -> int:
         print("pronto worker: set PRONTO_BROKER (e.g. kafka://127.0.0.1:9092), "
               "or run `pronto kafka up` first", file=sys.stderr)  # fmt: skip
         return 2
+    from pipeline.topics import ensure_topics
+
+    ensure_topics(settings)
     ctx = build(settings)
     worker = faust.Worker(ctx.app, loglevel=settings.log_level.lower(), quiet=True,
                           redirect_stdouts=False, override_logging=False)  # fmt: skip

@@ -81,7 +81,11 @@ def _message(out: Outputs, alert: lc.Alert, kind: str, level: int, body: str, *,
 
 
 def _page(out: Outputs, alert: lc.Alert, loc: Location, sup: Supervisor, now: float) -> None:
-    kind = "manager" if sup.name == loc.escalation.manager and alert.reason in ("trend_csat", "drift") else "page"
+    kind = (
+        "manager"
+        if sup.name == loc.escalation.manager and alert.reason in ("trend_csat", "drift")
+        else "page"
+    )
     _message(out, alert, kind, alert.level, messages.page_text(alert, loc, sup, now),
              to_name=sup.name, now=now, urgent=alert.urgent)  # fmt: skip
 
@@ -132,8 +136,14 @@ def on_feedback(book: Book, loc: Location, sf: ScoredFeedback, now: float) -> Ou
     decision = evaluate_feedback(loc, fb.score, fb.scale, fb.text, sf.sentiment_negative)
     if alert is not None and alert.state == lc.State.RESOLVED:
         answer = parse_follow_up(fb.text) if fb.text else None
-        recovered = answer.recovered if answer else (
-            fb.score is not None and evaluate_feedback(loc, fb.score, fb.scale, "", None) is None)
+        recovered = (
+            answer.recovered
+            if answer
+            else (
+                fb.score is not None
+                and evaluate_feedback(loc, fb.score, fb.scale, "", None) is None
+            )
+        )
         if answer is not None or fb.score is not None:
             alert, events = lc.follow_up(alert, recovered, now)
             _message(out, alert, "customer", 9, messages.thanks_text(alert.lang or loc.lang, recovered),
@@ -189,14 +199,22 @@ def on_command(book: Book, loc: Location, cmd: dict[str, Any], now: float) -> Ou
             sup = loc.supervisor(by)
             if sup is not None:
                 lang = alert.lang or loc.lang
-                _customer_message(out, alert, 0, messages.coming_text(sup, loc, lang, alert.ref), now)
+                _customer_message(
+                    out, alert, 0, messages.coming_text(sup, loc, lang, alert.ref), now
+                )
             _emit(out, alert, events, channel=cmd.get("channel", ""))
         elif kind == "resolve":
             alert, events = lc.resolve(alert, by, now)
-            _customer_message(out, alert, 1, messages.follow_up_text(alert.lang or loc.lang, alert.ref), now)
+            _customer_message(
+                out, alert, 1, messages.follow_up_text(alert.lang or loc.lang, alert.ref), now
+            )
             _emit(out, alert, events, channel=cmd.get("channel", ""))
         elif kind in ("not_complaint", "was_complaint"):
-            label = "negative" if kind == "was_complaint" else ("positive" if (alert.score or 0) >= 4 else "neutral")
+            label = (
+                "negative"
+                if kind == "was_complaint"
+                else ("positive" if (alert.score or 0) >= 4 else "neutral")
+            )
             if kind == "not_complaint":
                 alert, events = lc.dismiss(alert, by, now)
                 _emit(out, alert, events)
@@ -220,14 +238,23 @@ def _timers(alert: lc.Alert, loc: Location, now: float, *, force_escalate: bool 
     top = roster.max_level(loc, _at(now))
     dues = lc.due_timers(alert, now, loc.ack_timeout_s, loc.resolve_timeout_s, max_level=top)
     latest_page = f"P{alert.ref}-p{alert.level}"
-    if force_escalate and page_id == latest_page and alert.state in lc.PAGED_STATES and alert.level < top:
+    if (
+        force_escalate
+        and page_id == latest_page
+        and alert.state in lc.PAGED_STATES
+        and alert.level < top
+    ):
         dues = [lc.Due.ESCALATE, *[d for d in dues if d != lc.Due.ESCALATE]]
     for due in dues:
         if due == lc.Due.EXPIRE:
             alert, events = lc.expire(alert, now, "no action in time")
             _emit(out, alert, events)
             out.alerts[alert.ref] = None
-            out.index[customer_key(loc.id, alert.customer_ref, alert.feedback_ids[0] if alert.feedback_ids else "")] = None
+            out.index[
+                customer_key(
+                    loc.id, alert.customer_ref, alert.feedback_ids[0] if alert.feedback_ids else ""
+                )
+            ] = None
             return out
         if due == lc.Due.ESCALATE:
             sup, _ = roster.recipient(loc, alert.level + 1, _at(now))

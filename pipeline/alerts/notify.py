@@ -38,7 +38,7 @@ def register(ctx: Pronto) -> None:
 
     app = ctx.app
     s = ctx.settings
-    sent = app.Table(s.topic("sent-pages"), default=None, partitions=s.partitions)
+    sent = app.Table("sent-pages", default=None, partitions=s.partitions)
     ctx.tables["sent_pages"] = sent
     throttle = PageThrottle(limit=s.pages_per_supervisor_per_min, window_s=60.0)
     ingest = ingest_of(ctx)
@@ -47,7 +47,9 @@ def register(ctx: Pronto) -> None:
         doc = {"schema": 1, "event": kind, "ref": msg["ref"], "location_id": msg["location_id"],
                "at": time.time(), "page_id": msg["page_id"], "kind": msg["kind"],
                "to_name": msg.get("to_name", ""), **extra}  # fmt: skip
-        await ctx.topic("events").send(key=msg["location_id"].encode(), value=json.dumps(doc).encode())
+        await ctx.topic("events").send(
+            key=msg["location_id"].encode(), value=json.dumps(doc).encode()
+        )
 
     @app.agent(ctx.topic("outbox"))
     async def notify(stream: Any) -> None:
@@ -74,7 +76,9 @@ def register(ctx: Pronto) -> None:
                     logger.info("not sent: the customer opted out", extra={"ref": msg["ref"]})
                     sent[page_id] = "opted-out"
                     continue
-            elif not throttle.allow(str(msg.get("to_name", to)), time.time(), bool(msg.get("urgent"))):
+            elif not throttle.allow(
+                str(msg.get("to_name", to)), time.time(), bool(msg.get("urgent"))
+            ):
                 # Over the budget: the page waits in the table of its alert; the escalation
                 # timer pages the next person if nobody acknowledges it.
                 ctx.metrics.pages_failed.labels(channel, "throttled").inc()
@@ -87,7 +91,9 @@ def register(ctx: Pronto) -> None:
             if float(msg.get("created_at", 0)) < ctx.started_at and await ctx.sender.already_sent(
                 page, since=float(msg.get("created_at", 0)) - 60
             ):
-                logger.info("already sent before the restart", extra={"ref": msg["ref"], "page_id": page_id})
+                logger.info(
+                    "already sent before the restart", extra={"ref": msg["ref"], "page_id": page_id}
+                )
                 sent[page_id] = "recovered"
                 continue
             called_at = time.time()
@@ -103,7 +109,9 @@ def register(ctx: Pronto) -> None:
                             extra={"ref": msg["ref"], "page_id": page_id})  # fmt: skip
             else:
                 ctx.metrics.pages_failed.labels(channel, "send_error").inc()
-                logger.error("send failed: %s", result.error, extra={"ref": msg["ref"], "page_id": page_id})
+                logger.error(
+                    "send failed: %s", result.error, extra={"ref": msg["ref"], "page_id": page_id}
+                )
                 sent[page_id] = f"failed:{result.error[:100]}"
                 if msg["kind"] == "page":
                     await ctx.topic("commands").send(key=msg["location_id"].encode(), value=json.dumps({

@@ -127,7 +127,7 @@ def safety_keyword(text: str) -> str | None:
     """
     if not text:
         return None
-    folded = _HARMLESS_RE.sub(" ", fold(text))
+    folded = _HARMLESS_RE.sub(" ", fold(text).replace("\u2019", "'"))
     m = _SAFETY_RE.search(folded)
     return m.group(1) if m else None
 

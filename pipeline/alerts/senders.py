@@ -164,9 +164,9 @@ class TwilioSender:
     def _already_sent_blocking(self, page: Page, since: float) -> bool:
         after = datetime.fromtimestamp(since, tz=UTC)
         try:
-            # One page, bounded: the lib would otherwise follow next_page_uri to `limit`.
-            messages = self._client.messages.list(
-                to=page.to, date_sent_after=after, limit=LIST_LIMIT, page_size=LIST_LIMIT
+            # One page only: list() would follow next_page_uri until `limit` records.
+            messages = list(
+                self._client.messages.page(to=page.to, date_sent_after=after, page_size=LIST_LIMIT)
             )
         except (TwilioException, OSError) as e:
             raise SenderError(f"cannot list messages to {mask_phone(page.to)}: {e}") from e

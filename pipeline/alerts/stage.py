@@ -75,8 +75,8 @@ def register(ctx: Pronto) -> None:
 
     app = ctx.app
     s = ctx.settings
-    alerts = app.Table(s.topic("alerts"), default=None, partitions=s.partitions)
-    index = app.Table(s.topic("alerts-open-index"), default=None, partitions=s.partitions)
+    alerts = app.Table("alerts", default=None, partitions=s.partitions)
+    index = app.Table("alerts-open-index", default=None, partitions=s.partitions)
     ctx.tables.update(alerts=alerts, alerts_index=index)
     book = TableBook(alerts, index, ingest_of(ctx).alerts.state)
     source = app.topic(s.topic("feedback.scored"), s.topic("alerts.commands"),
@@ -98,12 +98,18 @@ def register(ctx: Pronto) -> None:
             else:
                 index[key] = ref
         for msg in out.messages:
-            await ctx.topic("outbox").send(key=msg["location_id"].encode(), value=json.dumps(msg).encode())
+            await ctx.topic("outbox").send(
+                key=msg["location_id"].encode(), value=json.dumps(msg).encode()
+            )
         for ev in out.events:
-            await ctx.topic("events").send(key=ev["location_id"].encode(), value=json.dumps(ev).encode())
+            await ctx.topic("events").send(
+                key=ev["location_id"].encode(), value=json.dumps(ev).encode()
+            )
             observe(ctx, ev)
             if ev["event"] in ("paged", "escalated", "acknowledged") or ev["event"] in FINAL_EVENTS:
-                logger.info("alert %s", ev["event"], extra={"ref": ev["ref"], "location": ev["location_id"]})
+                logger.info(
+                    "alert %s", ev["event"], extra={"ref": ev["ref"], "location": ev["location_id"]}
+                )
 
     @app.agent(source)
     async def alert_desk(stream: Any) -> None:
@@ -118,7 +124,9 @@ def register(ctx: Pronto) -> None:
                     loc = ctx.venues.by_id(sf.fb.location_id)
                     out = desk.on_feedback(book, loc, sf, now) if loc else desk.Outputs()
                 else:
-                    loc = ctx.venues.by_id((event.key or b"").decode() or str(doc.get("location_id", "")))
+                    loc = ctx.venues.by_id(
+                        (event.key or b"").decode() or str(doc.get("location_id", ""))
+                    )
                     if loc is None:
                         raise RecordError(f"command for an unknown location: {event.key!r}")
                     if doc.get("type") == "drift":
@@ -150,7 +158,12 @@ def register(ctx: Pronto) -> None:
             if not desk.due_now(alert, loc, now):
                 continue
             last = ticked.get(ref)
-            if last and last[1] == alert.level and last[2] == alert.state and now - last[0] < TICK_RESEND_S:
+            if (
+                last
+                and last[1] == alert.level
+                and last[2] == alert.state
+                and now - last[0] < TICK_RESEND_S
+            ):
                 continue
             ticked[ref] = (now, alert.level, str(alert.state))
             await ctx.topic("commands").send(

@@ -23,9 +23,11 @@ Run as `python -m pipeline.devtools.twilio_mock --port P --upstream URL` for the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -100,9 +102,7 @@ async def _forward(request: web.Request) -> web.Response:
     ) as upstream:
         payload = await upstream.read()
         record["status"] = upstream.status
-        out_headers = {
-            k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_HEADERS
-        }
+        out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_HEADERS}
         out_headers.pop("Content-Encoding", None)  # aiohttp already decoded the body
         return web.Response(status=upstream.status, body=payload, headers=out_headers)
 
@@ -169,7 +169,7 @@ class TwilioMock:
         if (self.directory / PRISM_BIN).exists() and self.spec.exists():
             return
         for tool in ("node", "npm"):
-            if not _which(tool):
+            if not shutil.which(tool):
                 raise TwilioMockError(f"{tool} is missing: install Node.js 20+ to run the mock")
         logger.info("installing Prism in %s (npm ci)", self.directory)
         done = subprocess.run(
@@ -200,8 +200,15 @@ class TwilioMock:
             self._wait(self.prism_url + "/", timeout_s)
             self.prism_start_s = time.monotonic() - t0
             self._spawn(
-                [sys.executable, "-m", __name__, "--port", str(rec_port)]
-                + ["--upstream", self.prism_url],
+                [
+                    sys.executable,
+                    "-m",
+                    __name__,
+                    "--port",
+                    str(rec_port),
+                    "--upstream",
+                    self.prism_url,
+                ],
                 "recorder.log",
                 env=_env_importing_pipeline(),
             )
@@ -231,7 +238,9 @@ class TwilioMock:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise TwilioMockError(f"{proc.args!r} exited with {proc.returncode}; see {self.home}")
+                raise TwilioMockError(
+                    f"{proc.args!r} exited with {proc.returncode}; see {self.home}"
+                )
             if _answers(url):
                 return
             time.sleep(0.1)
@@ -274,12 +283,6 @@ def _env_importing_pipeline() -> dict[str, str]:
     return env
 
 
-def _which(tool: str) -> bool:
-    return any(
-        os.access(Path(d) / tool, os.X_OK) for d in os.environ.get("PATH", "").split(os.pathsep)
-    )
-
-
 def _end(proc: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
     if proc.poll() is None:
         try:
@@ -291,10 +294,8 @@ def _end(proc: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
         except ProcessLookupError:
             pass
     # The leader may be gone while a child it forked lives on in the group.
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def main(argv: list[str] | None = None) -> None:

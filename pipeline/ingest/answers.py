@@ -58,9 +58,15 @@ def supervisor_confirm(action: str, ref: str, lang: str) -> str:
     """
     es = lang == "es"
     texts = {
-        "ack": ("Pronto: 4821 es suyo. Avisamos al cliente.", "Pronto: 4821 is yours. We told the customer."),
+        "ack": (
+            "Pronto: 4821 es suyo. Avisamos al cliente.",
+            "Pronto: 4821 is yours. We told the customer.",
+        ),
         "resolve": ("Pronto: 4821 resuelto. Gracias.", "Pronto: 4821 resolved. Thank you."),
-        "not_complaint": ("Pronto: 4821 cerrado como no queja.", "Pronto: 4821 closed as not a complaint."),
+        "not_complaint": (
+            "Pronto: 4821 cerrado como no queja.",
+            "Pronto: 4821 closed as not a complaint.",
+        ),
     }
     es_text, en_text = texts.get(action, texts["ack"])
     return (es_text if es else en_text).replace("4821", ref)

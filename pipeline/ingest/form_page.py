@@ -107,7 +107,7 @@ T: dict[str, dict[str, str]] = {
 
 
 def pick_lang(accept_language: str, loc: Location | None) -> str:
-    """"es" or "en": the client's most preferred of the two, else the location's language.
+    """Pick "es" or "en": the client's favourite of the two, else the location's language.
 
     >>> pick_lang("fr-FR,en;q=0.8,es;q=0.9", None)
     'es'
@@ -149,7 +149,7 @@ def _page(lang: str, title: str, body: str, *, kiosk: bool = False, head: str = 
     return (
         f'<!doctype html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        '<meta name="robots" content="noindex"><meta name="referrer" content="no-referrer">'
+        '<meta name="robots" content="noindex"><link rel="icon" href="data:,"><meta name="referrer" content="no-referrer">'
         f"{head}<title>{escape(title)}</title><style>{_asset('form.css')}</style></head>"
         f'<body class="{"kiosk" if kiosk else "web"}">{body}</body></html>'
     )
@@ -256,7 +256,7 @@ def render_thanks(loc: Location, lang: str, ref: str, kiosk: bool) -> str:
                  f'<p><a class="button" href="{url}">{escape(t["again"])}</a></p>')  # fmt: skip
     ref_html = "" if not ref else (
         f'<p class="ref-label" id="ref-label">{escape(t["ref"])}</p>'
-        f'<p class="ref" aria-labelledby="ref-label">{escape(ref)}</p>'
+        f'<p class="ref">{escape(ref)}</p>'
         f'<p class="note">{escape(t["ref_note"])}</p>'
     )  # fmt: skip
     body = (

@@ -1,8 +1,8 @@
 """SMS keywords: opt-out, opt-in, help and status requests, in Spanish and English.
 
-Pure. A keyword must be the whole message: case, surrounding spaces, accents and a trailing
-"!" or "." do not matter, so "Stop.", " baja " and "AYÚDA!" are keywords, while "please stop
-the music" is feedback. Keyword messages never reach the scores.
+Pure. A keyword must be the whole message: case, surrounding spaces, accents, a trailing
+"!" or "." and a leading "¡" do not matter, so "Stop.", " baja " and "¡AYÚDA!" are keywords,
+while "please stop the music" is feedback. Keyword messages never reach the scores.
 
 >>> classify_keyword("Baja!")
 Keyword(kind=<KeywordKind.OPT_OUT: 'opt_out'>, word='BAJA', ref='')
@@ -50,6 +50,7 @@ _WORDS: dict[str, KeywordKind] = {
 }  # fmt: skip
 _STATUS_RE = re.compile(r"(STATUS|ESTADO)\s*[:#-]?\s*([A-Z0-9]{4,8})", re.IGNORECASE)
 _TRAILING_RE = re.compile(r"[\s!.]+$")
+_LEADING_RE = re.compile(r"^[\s¡]+")  # Spanish opens an exclamation: "¡Baja!"
 # "STOP ALL", "OPT-OUT", "UN STOP": carriers treat these as the one-word keywords.
 _JOINERS_RE = re.compile(r"[\s\-_]+")
 
@@ -57,7 +58,7 @@ _JOINERS_RE = re.compile(r"[\s\-_]+")
 def _fold(body: str) -> str:
     decomposed = unicodedata.normalize("NFD", body.strip())
     plain = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
-    return _TRAILING_RE.sub("", plain)
+    return _LEADING_RE.sub("", _TRAILING_RE.sub("", plain))
 
 
 def classify_keyword(body: str) -> Keyword | None:

@@ -52,7 +52,9 @@ class TopicMirror:
 
         while True:
             try:
-                consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+                consumer = AIOKafkaConsumer(
+                    bootstrap_servers=self.bootstrap, enable_auto_commit=False
+                )
                 await consumer.start()
                 break
             except Exception as e:  # broker not up yet: keep trying, readiness stays false

@@ -22,7 +22,7 @@ async def publish(topic: Any, key: str, value: bytes, timeout_s: float) -> None:
     try:
         fut = await asyncio.wait_for(topic.send(key=key.encode(), value=value), timeout_s)
         await asyncio.wait_for(asyncio.shield(fut), timeout_s)
-    except (TimeoutError, asyncio.TimeoutError) as e:
+    except TimeoutError as e:
         raise KafkaUnavailable(f"no acknowledgement from Kafka within {timeout_s}s") from e
     except Exception as e:  # aiokafka raises its own KafkaError family
         if type(e).__module__.startswith(("aiokafka", "kafka", "faust", "mode")):

@@ -39,6 +39,16 @@ def register_tasks(ctx: Pronto) -> None:
     ingest = ingest_of(ctx)
 
     @ctx.app.task
+    async def warm_up_language_detector() -> None:
+        # Building lingua's models takes seconds: do it before the first customer waits for it.
+        import asyncio
+
+        from pipeline.ingest.lang import warm_up
+
+        await asyncio.get_running_loop().run_in_executor(None, warm_up)
+        ctx.state["lang_ready"] = True
+
+    @ctx.app.task
     async def mirror_optouts() -> None:
         await ingest.optouts.run()
 

@@ -57,7 +57,9 @@ class Ingest:
     async def set_optout(self, customer_ref: str, opted_out: bool) -> None:
         doc = {"schema": 1, "customer_ref": customer_ref, "opted_out": opted_out, "at": time.time()}
         topic = self.ctx.topic("optouts")
-        await publish(topic, customer_ref, json.dumps(doc).encode(), self.ctx.settings.ingest_timeout_s)
+        await publish(
+            topic, customer_ref, json.dumps(doc).encode(), self.ctx.settings.ingest_timeout_s
+        )
         self.optouts.fold(customer_ref, doc)
 
     async def command(self, location_id: str, doc: dict[str, Any]) -> None:
@@ -99,8 +101,15 @@ class Ingest:
         if len(self._done) > 100_000:
             self._done.popitem(last=False)
         self.ctx.metrics.feedback_received.labels(fb.channel, fb.location_id).inc()
-        logger.info("feedback stored", extra={"feedback_id": fb.id, "ref": ref,
-                                              "location": fb.location_id, "channel": fb.channel})
+        logger.info(
+            "feedback stored",
+            extra={
+                "feedback_id": fb.id,
+                "ref": ref,
+                "location": fb.location_id,
+                "channel": fb.channel,
+            },
+        )
         return ref
 
 

@@ -17,9 +17,9 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from pipeline.alerts import messages
-from pipeline.ingest import answers
 from pipeline.alerts.replies import parse_supervisor_reply
 from pipeline.alerts.rules import evaluate_feedback
+from pipeline.ingest import answers
 from pipeline.ingest.intake import build_feedback, feedback_id
 from pipeline.ingest.keywords import KeywordKind, classify_keyword, keyword_reply
 from pipeline.ingest.service import Ingest, KafkaUnavailable
@@ -45,7 +45,9 @@ class SmsWebhook:
         token = ctx.settings.twilio_auth_token.get_secret_value()
         self.validator = RequestValidator(token) if token else None
         self.supervisors = {
-            normalize_phone(s.phone): (loc, s) for loc in ctx.venues.locations for s in loc.supervisors
+            normalize_phone(s.phone): (loc, s)
+            for loc in ctx.venues.locations
+            for s in loc.supervisors
         }
 
     def signature_ok(self, request: web.Request, params: dict[str, str]) -> bool:
@@ -112,11 +114,19 @@ class SmsWebhook:
                 self.ctx.metrics.feedback_rejected.labels("unknown_location").inc()
             ref = await self.ingest.store(fb)
         except KafkaUnavailable:
-            return web.Response(status=503, text="feedback store unavailable", headers={"Retry-After": "5"})
-        complaint = loc is not None and evaluate_feedback(loc, fb.score, fb.scale, fb.text, 0.0) is not None
+            return web.Response(
+                status=503, text="feedback store unavailable", headers={"Retry-After": "5"}
+            )
+        complaint = (
+            loc is not None and evaluate_feedback(loc, fb.score, fb.scale, fb.text, 0.0) is not None
+        )
         if self.ingest.opted_out(fb.customer_ref):
             return twiml(None)  # they asked for nothing, ever: store silently
-        return twiml(messages.ack_text(loc, fb.lang, ref, complaint) if loc else answers.unknown_location_ack(fb.lang, ref))
+        return twiml(
+            messages.ack_text(loc, fb.lang, ref, complaint)
+            if loc
+            else answers.unknown_location_ack(fb.lang, ref)
+        )
 
     async def _keyword(self, kw, sender: str, lang: str, venue: str) -> web.Response:  # type: ignore[no-untyped-def]
         cref = self.ctx.privacy.customer_ref(sender)

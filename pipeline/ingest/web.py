@@ -97,8 +97,17 @@ class WebIntake:
     def _client(self, request: web.Request) -> str:
         return request.remote or "?"
 
-    async def _store(self, loc: Location, channel: str, score: int | None, scale: str | None,
-                     text: str, phone: str, received_at: float, key: str = "") -> str:
+    async def _store(
+        self,
+        loc: Location,
+        channel: str,
+        score: int | None,
+        scale: str | None,
+        text: str,
+        phone: str,
+        received_at: float,
+        key: str = "",
+    ) -> str:
         fb = build_feedback(
             fid=feedback_id(channel, key), channel=channel, location=loc, location_id=loc.id,
             phone=phone, text=text, received_at=received_at, privacy=self.ctx.privacy,
@@ -110,7 +119,9 @@ class WebIntake:
         loc = self.ctx.venues.by_id(request.match_info["location_id"])
         lang = form_page.pick_lang(request.headers.get("Accept-Language", ""), loc)
         if loc is None:
-            return web.Response(status=404, text=form_page.not_found(lang), content_type="text/html")
+            return web.Response(
+                status=404, text=form_page.not_found(lang), content_type="text/html"
+            )
         kiosk = request.query.get("kiosk") == "1"
         return web.Response(text=form_page.render_form(loc, lang, kiosk), content_type="text/html")
 
@@ -119,7 +130,9 @@ class WebIntake:
         loc = self.ctx.venues.by_id(request.match_info["location_id"])
         lang = form_page.pick_lang(request.headers.get("Accept-Language", ""), loc)
         if loc is None:
-            return web.Response(status=404, text=form_page.not_found(lang), content_type="text/html")
+            return web.Response(
+                status=404, text=form_page.not_found(lang), content_type="text/html"
+            )
         kiosk = request.query.get("kiosk") == "1"
         if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
             return web.Response(status=415, text="unsupported content type")
@@ -141,20 +154,27 @@ class WebIntake:
         except KafkaUnavailable:
             return web.Response(status=503, text=form_page.unavailable(lang), content_type="text/html",
                                 headers={"Retry-After": "5"})  # fmt: skip
-        return web.Response(text=form_page.render_thanks(loc, lang, ref, kiosk), content_type="text/html")
+        return web.Response(
+            text=form_page.render_thanks(loc, lang, ref, kiosk), content_type="text/html"
+        )
 
     async def api(self, request: web.Request) -> web.Response:
         received_at = time.time()
 
         def err(status: int, field: str, message: str) -> web.Response:
             self.ctx.metrics.feedback_rejected.labels(
-                {400: "invalid", 413: "too_large", 415: "content_type", 429: "rate_limited"}.get(status, "invalid")
+                {400: "invalid", 413: "too_large", 415: "content_type", 429: "rate_limited"}.get(
+                    status, "invalid"
+                )
             ).inc()
             return web.json_response({"error": message, "field": field}, status=status)
 
         if request.content_type != "application/json":
             return err(415, "content-type", "expected application/json")
-        if request.content_length is not None and request.content_length > self.ctx.settings.max_body_bytes:
+        if (
+            request.content_length is not None
+            and request.content_length > self.ctx.settings.max_body_bytes
+        ):
             return err(413, "body", f"at most {self.ctx.settings.max_body_bytes} bytes")
         if not self.ingest.limiter.allow(self._client(request), received_at):
             resp = err(429, "client", "rate limit exceeded; retry later")

@@ -102,7 +102,7 @@ class DriftMonitor:
         before_mean = (mean_before * width_before + value - after_mean * after_n) / dropped_n
         if st.seen < self.min_samples or st.seen < st.quiet_until:
             return None
-        if before_mean - after_mean < self.min_drop:
+        if before_mean - after_mean <= self.min_drop:  # only a strict drop is reported
             return None
         st.quiet_until = st.seen + self.min_samples
         logger.info(

@@ -24,15 +24,19 @@ Numbers that are not scores (the ambiguity rules):
   "línea", "line", "bus", "#", "nº", "parada", "día", a month name... (see `_IDENT`), or a number
   glued to letters ("B42", "5th", "3º");
 - times and dates: "8:30", "20h30", "20.30", "a las 9", "at 10", "12/05/2024", "5 de mayo";
-- a count or an amount: "los 2 camareros", "más de 20", "pagué 9", "éramos 4", "para 4";
+- a count or an amount: "los 2 camareros", "más de 20", "pagué 9", "éramos 4", "para 4",
+  and a number followed by a plural noun ("2 pizzas", "3 tries") unless it is capitalised
+  (a name: "10 Luis, muy amable");
+- a range or an offer: "de 8 a 10", "from 7 to 10", "8-10", "2 for 1";
 - a fraction whose numerator exceeds its denominator ("12/10" is a date, not a score);
 - a bare number outside the scale's range (12 on nps10, 0 or 7 on csat5).
 
 Number words are riskier than digits ("dos camareros", "the best one"), so a word counts only
 after a cue ("un", "a", "nota", "give") or when followed by the end, punctuation, an emoji, or a
 word from `_WORD_FOLLOW` ("pero", "but", "muy"...). "uno" and "one" count only after a cue or as
-the whole message. A message that is only a number in range is always a score. Negation is not
-read: "no es un 10" still yields 10.
+the whole message. A message that is only a number in range is always a score. Negation and
+conditionals are not read: "no es un 10" yields 10, and so does "a 10 if the wifi worked, 8 for
+now". Input longer than `MAX_CHARS` is cut.
 
 >>> extract_score("Mesa 12: 2/10", "csat5")
 Extraction(score=2, scale='nps10', explicit=True)
@@ -88,33 +92,34 @@ _UNITS = _words(
     "segs segundo segundos sec secs second seconds dia dias day days semana semanas week weeks "
     "mes meses month months ano anos year years noche noches night nights persona personas "
     "people person persons pax adulto adultos adult adults nino ninos kid kids child children "
-    "euro euros eur e usd dolar dolares dollar dollars bucks libras pounds gbp cent cents "
+    "euro euros eur usd dolar dolares dollar dollars bucks libras pounds gbp cent cents "
     "centimos km kms kilometros metros meter meters metre metres millas miles cuadras blocks "
-    "calles streets kg kilos g gr l litros am pm p veces vez times time x paradas stops stop "
-    "plato platos dishes cafe cafes "
-    "coffees cervezas beers copas drinks maletas bags bultos camas beds habitaciones rooms "
+    "calles streets kg kilos g gr l litros am pm p veces vez times time paradas stops stop "
+    "plato platos dishes cafe cafes coffees cervezas beers copas drinks maletas bags bultos camas beds habitaciones rooms "
     "mesas tables asientos seats billetes tickets pasajeros passengers clientes customers "
     "camareros waiters buses autobuses pulgares thumbs grados degrees"
 )
-_IDENT = _words(
-    "mesa table tbl habitacion hab room rm asiento seat linea line bus autobus nº no num numero "
-    "number nro n planta floor piso puerta gate door parada stop ruta route vuelo flight pedido "
-    "order ticket ref referencia terminal coche vagon car carriage platform anden via calle "
-    "street avenida dia day codigo code reserva booking reservation factura invoice cama bed "
-    "plaza zona zone sala hall caja counter mostrador kilometro version paso step telefono "
-    "phone edificio building bloque block portal apartamento apartment apt suite cabina cabin "
+_MONTHS = _words(
     "enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre "
     "diciembre january february march april may june july august september october november "
     "december jan feb mar apr jun jul aug sep sept oct nov dec"
 )
-_MONTHS = frozenset(w for w in _IDENT if w[:3] in "enefebmarabrmayjunjulagosepoctnovdicjanaprdec")
+_IDENT = _MONTHS | _words(
+    "mesa table tbl habitacion hab room rm asiento seat linea line bus autobus no nº num numero "
+    "number nro n planta floor piso puerta gate door parada stop ruta route vuelo flight pedido "
+    "order ticket ref referencia terminal coche vagon car carriage platform anden via calle "
+    "street avenida dia day codigo code reserva booking reservation factura invoice cama bed "
+    "plaza zona zone sala hall caja counter mostrador kilometro version paso step telefono "
+    "phone edificio building bloque block portal apartamento apartment apt suite cabina cabin"
+)
 # A count, an amount, a time or a determiner before the number: "los 2", "pagué 9", "a las 9".
 _NOT_SCORE_BEFORE = _words(
     "el la los las lo the this that these those every each cada otro otra otros another some "
     "any which at before after until till by around about approx approximately aprox "
     "aproximadamente hasta desde antes despues tras unos unas casi almost nearly over mas more "
     "menos less than para for por x eramos somos were pague pagamos pagar cobraron cobran "
-    "cobro costo cuesta paid pay pays charged charge cost costs top under of"
+    "cobro costo cuesta paid pay pays charged charge cost costs top under of from to got had "
+    "hay habia quedan quedaban tengo tenia tenemos pedimos ordered bought compramos there"
 )
 _CUES = _words(
     "un a an nota notas puntuacion puntaje calificacion valoracion rating rate rated score "
@@ -126,6 +131,13 @@ _WORD_FOLLOW = _words(
     "great bien good mal bad ok okay vale gracias thanks thank thx grax por for para puntos "
     "points pts ptos pt pto overall general sin definitely definitivamente el la the because "
     "porque xq pq since ya que so asi"
+)
+_RANGE_WORDS = frozenset({"a", "al", "to", "for", "por", "x", "till", "until", "hasta"})
+_NOT_PLURAL = _words(
+    "thanks gracias cheers pues despues this plus less always perhaps besides sometimes unless "
+    "todos todas muchas muchos besos saludos plis adios guys chicos chicas does goes gets makes "
+    "looks seems feels eres estas sois tienes kudos congrats felicidades ellos ellas nosotros "
+    "vosotros ustedes tambien mientras entonces"
 )
 _POINTS = frozenset({"pts", "pt", "pto", "ptos", "puntos", "points"})
 # What follows makes it a time, a count or a share: "2 de la tarde", "10 y media", "3 of us".
@@ -147,6 +159,13 @@ _EMOTICONS: dict[str, int] = {
     ":-)": 4, ":)": 4, "=)": 4, ";)": 4, ":-d": 5, ":d": 5, "<3": 5,
 }  # fmt: skip
 _EMOJI_NPS = {1: 0, 2: 3, 3: 5, 4: 8, 5: 10}
+# Longest first, so ">:(" is not read as ":("; one that ends in a letter needs a boundary (":dos").
+_EMOTICON_RE = re.compile(
+    "|".join(
+        re.escape(e) + (r"(?!\w)" if e[-1].isalnum() else "")
+        for e in sorted(_EMOTICONS, key=len, reverse=True)
+    )
+)
 
 _NUM_WORD_RE = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
 _NUM = rf"(?<![\w/+#$€£])(?<!\d[.,])(?P<n>\d{{1,2}}(?:[.,]\d)?|{_NUM_WORD_RE})"
@@ -155,7 +174,7 @@ _FRACTION_RE = re.compile(
     rf"{_NUM}(?:\s*/\s*|\s+(?:de|sobre|over|out\s+of|outta|of)\s+){_DEN}(?P<tail>\s*[\w/]*)"
 )
 _STARS_RE = re.compile(
-    rf"{_NUM}[\s-]*(?:stars?|estrellas?|\*|[⭐★🌟]+)(?!\w)"
+    rf"{_NUM}[\s-]*(?:stars?|estrellas?|estrelas?|stelle|stella|etoiles?|sterne?|\*|[⭐★🌟]+)(?!\w)"
     rf"|(?:stars?|estrellas?)\s*[:=]?\s*{_NUM.replace('<n>', '<n2>')}(?!\w)"
 )
 _CATEGORY = ("hotel", "restaurant", "restaurante", "resort")  # "un hotel de 4 estrellas"
@@ -165,17 +184,22 @@ _SCALE_RE = re.compile(
     r"(?<![\w/])(?:0|1|cero|uno|zero|one)\s*(?P<c>-|–|to|a|al|y|and)\s*"
     r"(?P<d>10|5|diez|cinco|ten|five)(?![\w/])"
 )
-_TIME_RE = re.compile(
-    r"\d{1,2}(?::|\s?h\s?|\.)\d{2}(?!\d)|\d{1,2}\s*:\s*\d{2}(?!\d)|\d{1,4}(?:[/\-.]\d{1,4}){2,}"
-)
+_TIME_RE = re.compile(r"\d{1,2}(?::|\s?h\s?|\.)\d{2}(?![\d/])|\d{1,4}([/\-.])\d{1,4}\1\d{1,4}")
 _RANGE_RE = re.compile(r"\d+[-–]\d+|\d+[.,]\d{2,}|\d{3,}")
 _URL_RE = re.compile(r"\w+://\S+|www\.\S+")
 _TOKEN_RE = re.compile(r"[^\W\d_]+|\d+(?:[.,]\d)?|_+|\S")
 
 
+def _fold_char(c: str) -> str:
+    if unicodedata.category(c) == "Mn":
+        return " "  # a variation selector or a stray accent: "☹️" is "☹"
+    low = c.lower()
+    return unicodedata.normalize("NFD", low)[0] if len(low) == 1 else c
+
+
 def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFD", text[:MAX_CHARS].lower())
-    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    """Lower case without accents, one character for one, so positions match `text`."""
+    return "".join(_fold_char(c) for c in text)
 
 
 def _value(token: str) -> int:
@@ -239,7 +263,14 @@ def _toks_before(toks: list[re.Match[str]], i: int) -> list[str]:
     return [t.group() for t in toks[max(0, i - 3) : i]]
 
 
-def _is_bare_score(toks: list[re.Match[str]], i: int) -> bool:
+def _looks_plural(word: str, tok: re.Match[str], orig: str) -> bool:
+    shown = orig[tok.start() : tok.end()]
+    if shown[:1].isupper() and not shown.isupper():
+        return False  # a name: "10 Luis, muy amable"
+    return len(word) >= 4 and word.endswith("s") and word not in _NOT_PLURAL
+
+
+def _is_bare_score(toks: list[re.Match[str]], i: int, n: int, orig: str) -> bool:
     tok = toks[i].group()
     prev = [t.group() for t in toks[max(0, i - 2) : i]]
     nxt = tuple(t.group() for t in toks[i + 1 : i + 4])
@@ -249,6 +280,10 @@ def _is_bare_score(toks: list[re.Match[str]], i: int) -> bool:
         return nxt[0] in _POINTS  # "7pts" is a score, "5th", "10min", "42a" are not
     if nxt and (nxt[0] in _UNITS or nxt[0] in "%€$£º°ª'\""):
         return False
+    if len(nxt) >= 2 and nxt[0] in _RANGE_WORDS and nxt[1][0].isdecimal():
+        return False  # "de 8 a 10", "from 7 to 10", "2 for 1"
+    if tok[0].isdecimal() and nxt and n > 1 and _looks_plural(nxt[0], toks[i + 1], orig):
+        return False  # "2 pizzas", "3 tries": a count
     if any(nxt[: len(after)] == after for after in _NOT_SCORE_AFTER):
         return False
     if len(nxt) >= 2 and nxt[0] in ("de", "of") and nxt[1] in _MONTHS:
@@ -257,7 +292,7 @@ def _is_bare_score(toks: list[re.Match[str]], i: int) -> bool:
     cue = bool(cue_prev) and cue_prev[-1] in _CUES
     if not cue and prev and (prev[-1] in _IDENT or prev[-1] in _NOT_SCORE_BEFORE):
         return False
-    if prev and prev[-1] in "#€$£+º":
+    if prev and prev[-1] in "#€$£+º°":
         return False
     if len(prev) == 2 and prev[1] in (":", ".") and prev[0] in _IDENT:
         return False  # "mesa: 12", "no. 5"
@@ -269,28 +304,25 @@ def _is_bare_score(toks: list[re.Match[str]], i: int) -> bool:
     return True
 
 
-def _bare(s: str, scale: str) -> Extraction | None:
+def _bare(s: str, orig: str, scale: str) -> Extraction | None:
     toks = [t for t in _TOKEN_RE.finditer(s) if not t.group().startswith("_")]
     words = [t.group() for t in toks]
-    if len(words) == 1 and (words[0][0].isdigit() or words[0] in _NUMBER_WORDS):
+    if len(words) == 1 and (words[0][0].isdecimal() or words[0] in _NUMBER_WORDS):
         n = _value(words[0])  # a message that is only a number
         return Extraction(n, scale, explicit=False) if _in_range(n, scale) else None
     for i, w in enumerate(words):
-        if not (w[0].isdigit() or w in _NUMBER_WORDS):
+        if not (w[0].isdecimal() or w in _NUMBER_WORDS):
             continue
         n = _value(w)
-        if _in_range(n, scale) and _is_bare_score(toks, i):
+        if _in_range(n, scale) and _is_bare_score(toks, i, n, orig):
             return Extraction(n, scale, explicit=False)
     return None
 
 
 def _emoji(s: str, original: str, scale: str) -> Extraction | None:
     values = [_EMOJI_CSAT[c] for c in s if c in _EMOJI_CSAT]
-    lowered = _URL_RE.sub(" ", original[:MAX_CHARS].lower())
-    for emoticon, v in _EMOTICONS.items():
-        count = lowered.count(emoticon)
-        lowered = lowered.replace(emoticon, " ")
-        values.extend([v] * count)
+    lowered = _URL_RE.sub(" ", original.lower())
+    values.extend(_EMOTICONS[e] for e in _EMOTICON_RE.findall(lowered))
     if not values:
         return None
     counts = Counter(values)
@@ -313,7 +345,8 @@ def extract_score(text: str, scale: str) -> Extraction | None:
         raise ValueError(f"unknown scale {scale!r}: one of {tuple(RANGES)}")
     if not isinstance(text, str) or not text.strip():
         return None
-    s = _URL_RE.sub(lambda m: "_" * len(m.group()), _fold(text))
+    orig = unicodedata.normalize("NFC", text[:MAX_CHARS])
+    s = _URL_RE.sub(lambda m: "_" * len(m.group()), _fold(orig))
     for emoticon in ("<3",):  # its digit is not a number
         s = s.replace(emoticon, "_" * len(emoticon))
     s = _TIME_RE.sub(lambda m: "_" * len(m.group()), s)
@@ -328,7 +361,7 @@ def extract_score(text: str, scale: str) -> Extraction | None:
         scale = _TOP[_value(phrase.group("d"))]
         s = _mask(s, phrase.start(), phrase.end())
     s = _RANGE_RE.sub(lambda m: "_" * len(m.group()), s)
-    bare = _bare(s, scale)
+    bare = _bare(s, orig, scale)
     if bare is not None:
         return Extraction(bare.score, bare.scale, explicit=phrase is not None)
-    return _emoji(s, text, scale)
+    return _emoji(s, orig, scale)

@@ -133,12 +133,50 @@ ABBREVIATIONS: dict[str, str] = {
 }
 
 NEGATORS = frozenset(
-    "no not never nothing nobody none neither nor cant cannot dont doesnt didnt isnt wasnt "
-    "arent werent wont wouldnt couldnt shouldnt aint havent hasnt hadnt without hardly "
-    "nunca ni nada nadie jamas tampoco sin ningun ninguna ninguno".split()
+    [
+        "no",
+        "not",
+        "never",
+        "nothing",
+        "nobody",
+        "none",
+        "neither",
+        "nor",
+        "cant",
+        "cannot",
+        "dont",
+        "doesnt",
+        "didnt",
+        "isnt",
+        "wasnt",
+        "arent",
+        "werent",
+        "wont",
+        "wouldnt",
+        "couldnt",
+        "shouldnt",
+        "aint",
+        "havent",
+        "hasnt",
+        "hadnt",
+        "without",
+        "hardly",
+        "nunca",
+        "ni",
+        "nada",
+        "nadie",
+        "jamas",
+        "tampoco",
+        "sin",
+        "ningun",
+        "ninguna",
+        "ninguno",
+    ]
 )
 # A contrast word starts a new clause: "no era caro pero malo" must not flip "malo".
-_SCOPE_BREAKERS = frozenset("but pero sino aunque however although though yet".split())
+_SCOPE_BREAKERS = frozenset(
+    ["but", "pero", "sino", "aunque", "however", "although", "though", "yet"]
+)
 _PUNCT_BREAK = frozenset(".,;:!?")
 _PUNCT_KEPT = frozenset("!?")  # they carry tone; the rest only end a negation scope
 

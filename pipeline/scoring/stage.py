@@ -36,7 +36,9 @@ DEDUPE_HORIZON_S = 900.0
 PRUNE_EVERY_S = 60.0
 
 
-async def send_dlq(ctx: Pronto, key: bytes | None, value: bytes | None, reason: str, stage: str) -> None:
+async def send_dlq(
+    ctx: Pronto, key: bytes | None, value: bytes | None, reason: str, stage: str
+) -> None:
     """Park a record that a stage cannot process, with the reason; count it."""
     doc = {"schema": 1, "stage": stage, "reason": reason, "at": time.time(),
            "value": (value or b"").decode("utf-8", "replace")[:10_000]}  # fmt: skip
@@ -67,12 +69,22 @@ def current_scores(ctx: Pronto, now: float) -> dict[str, Any]:
         out[loc_id] = {
             "name": loc.name if loc else loc_id,
             "scale": loc.scale if loc else "",
-            "windows": {
-                w.name: win.summarize(win.window_totals(lambda k: table.get(k, 0), loc_id, w, now))
-                for w in windows
-            },
+            "windows": location_summary(table.get, loc_id, None, windows, now),
         }
     return {"generated_at": now, "locations": out}
+
+
+SCALE_FIELDS = {"csat5": ("csat_n", "csat_sat"), "nps10": ("nps_n", "nps_pro", "nps_det")}
+
+
+def location_summary(get: Any, location_id: str, scale: str | None,
+                     windows: tuple[win.WindowSpec, ...], now: float) -> dict[str, Any]:  # fmt: skip
+    """Each window's published scores for a location; `scale` narrows the counters read."""
+    fields = SCALE_FIELDS.get(scale or "", win.FIELDS)
+    return {
+        w.name: win.summarize(win.window_totals(lambda k: get(k, 0), location_id, w, now, fields))
+        for w in windows
+    }
 
 
 class ScoresCollector:
@@ -87,8 +99,16 @@ class ScoresCollector:
     def collect(self) -> Any:
         specs = [
             ("pronto_csat_ratio", "Rolling CSAT: the share of 4-5 answers on 1-5.", "csat"),
-            ("pronto_csat_ci_lower_ratio", "Lower bound of CSAT's 95% Wilson interval.", "csat_low"),
-            ("pronto_csat_ci_upper_ratio", "Upper bound of CSAT's 95% Wilson interval.", "csat_high"),
+            (
+                "pronto_csat_ci_lower_ratio",
+                "Lower bound of CSAT's 95% Wilson interval.",
+                "csat_low",
+            ),
+            (
+                "pronto_csat_ci_upper_ratio",
+                "Upper bound of CSAT's 95% Wilson interval.",
+                "csat_high",
+            ),
             ("pronto_csat_answers", "1-5 answers in the window.", "csat_n"),
             ("pronto_nps_score", "Rolling NPS, -100..100.", "nps"),
             ("pronto_nps_ci_lower_score", "Lower bound of NPS's 95% interval.", "nps_low"),
@@ -143,8 +163,8 @@ def register(ctx: Pronto) -> None:
     s = ctx.settings
     windows = win.parse_windows(s.windows)
     ctx.state["windows"] = windows
-    counters = app.Table(s.topic("score-counters"), default=int, partitions=s.partitions)
-    seen = app.Table(s.topic("seen-feedback"), default=None, partitions=s.partitions)
+    counters = app.Table("score-counters", default=int, partitions=s.partitions)
+    seen = app.Table("seen-feedback", default=None, partitions=s.partitions)
     ctx.tables.update(counters=counters, seen=seen)
     ctx.registry.register(ScoresCollector(ctx))  # type: ignore[arg-type]
     ready = asyncio.Event()
@@ -206,10 +226,7 @@ def register(ctx: Pronto) -> None:
             seen[fb.id] = fb.received_at  # after the counters: its changelog entry comes last
             if state.get("seen_scanned"):
                 seen_order.append((fb.received_at, fb.id))
-            summary = {
-                w.name: win.summarize(win.window_totals(lambda k: counters.get(k, 0), fb.location_id, w, now))
-                for w in windows
-            }
+            summary = location_summary(counters.get, fb.location_id, fb.scale, windows, now)
             record = ScoredFeedback(
                 feedback=fb.to_dict(), sentiment_negative=out.prediction.p_negative,
                 sentiment_label=out.prediction.label, model_version=scorer.model.version,

@@ -90,7 +90,9 @@ class SessionCodec:
             return None
         try:
             doc = json.loads(_unb64(payload))
-            s = Session(str(doc["n"]), tuple(str(x) for x in doc["l"]), str(doc["c"]), float(doc["e"]))
+            s = Session(
+                str(doc["n"]), tuple(str(x) for x in doc["l"]), str(doc["c"]), float(doc["e"])
+            )
         except (ValueError, KeyError, TypeError):
             return None
         return s if s.exp > now and s.csrf else None
@@ -144,7 +146,11 @@ class Auth:
         header = request.headers.get("Authorization", "")
         if header:
             scheme, _, token = header.partition(" ")
-            found = find_supervisor(self.venues, "", token.strip()) if scheme.lower() == "bearer" else None
+            found = (
+                find_supervisor(self.venues, "", token.strip())
+                if scheme.lower() == "bearer"
+                else None
+            )
             if found is None:
                 return None
             return Session(found[0], found[1], "", self.clock() + 60, via="bearer")
@@ -169,9 +175,11 @@ class Auth:
     def throttled(self, client: str) -> bool:
         now = self.clock()
         q = self._failures.get(client)
+        if q is None:
+            return False
         while q and q[0] < now - FAILURE_WINDOW_S:
             q.popleft()
-        return bool(q) and len(q) >= MAX_FAILURES
+        return len(q) >= MAX_FAILURES
 
     def failed(self, client: str) -> None:
         if len(self._failures) > 10_000:  # a flood of clients must not grow this forever
@@ -277,5 +285,5 @@ NO_STORE = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
 }

@@ -30,6 +30,8 @@ def is_ready(ctx: Pronto) -> tuple[bool, str]:
         return False, "no partitions assigned"
     if not ctx.state.get("model_ready"):
         return False, "loading the model"
+    if not ctx.state.get("lang_ready"):
+        return False, "loading the language detector"
     ingest = ingest_of(ctx)
     if not (ingest.optouts.caught_up.is_set() and ingest.alerts.caught_up.is_set()):
         return False, "loading opt-outs and alerts"
@@ -38,7 +40,9 @@ def is_ready(ctx: Pronto) -> tuple[bool, str]:
 
 def register(ctx: Pronto, router: Any) -> None:
     async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "uptime_s": round(time.time() - ctx.started_at, 1)})
+        return web.json_response(
+            {"status": "ok", "uptime_s": round(time.time() - ctx.started_at, 1)}
+        )
 
     async def readyz(_: web.Request) -> web.Response:
         ok, why = is_ready(ctx)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 import time
 import urllib.error
@@ -15,19 +14,20 @@ import pytest
 
 from pipeline.alerts.senders import Page, TwilioSender
 from pipeline.devtools.twilio_mock import TwilioMock
-from tests.support.twilio import (  # noqa: F401 - fixtures
-    FAKE_ACCOUNT_SID,
-    FAKE_AUTH_TOKEN,
-    FAKE_FROM,
-    twilio_mock,
-    twilio_mock_session,
-)
+from tests.support import twilio as twilio_support
+from tests.support.twilio import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM
+
+# The fixtures, by assignment: the mock is shared by the whole session.
+twilio_mock_session = twilio_support.twilio_mock_session
+twilio_mock = twilio_support.twilio_mock
 
 MESSAGES_PATH = f"/2010-04-01/Accounts/{FAKE_ACCOUNT_SID}/Messages.json"
 
 
-def _sender(mock: TwilioMock, **kw: str) -> TwilioSender:
-    return TwilioSender(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM, api_base=mock.base_url, **kw)
+def _sender(mock: TwilioMock, status_callback: str | None = None) -> TwilioSender:
+    return TwilioSender(
+        FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FAKE_FROM, mock.base_url, status_callback
+    )
 
 
 def _raw_post(base: str, path: str, form: dict[str, str], auth: bool = True) -> int:
@@ -142,7 +142,9 @@ def test_strict_mock_rejects_alike_and_leaves_no_process_behind(tmp_path: Path) 
         # Under --errors Prism refuses to serve Twilio's own list example (relative URIs in
         # fields declared `format: uri`): why the default mock runs without the flag.
         auth = base64.b64encode(f"{FAKE_ACCOUNT_SID}:{FAKE_AUTH_TOKEN}".encode()).decode()
-        req = urllib.request.Request(base + MESSAGES_PATH, headers={"Authorization": f"Basic {auth}"})
+        req = urllib.request.Request(
+            base + MESSAGES_PATH, headers={"Authorization": f"Basic {auth}"}
+        )
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(req, timeout=10)
         assert err.value.code == 500

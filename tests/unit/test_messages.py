@@ -15,8 +15,8 @@ from pipeline.alerts.messages import (
     coming_text,
     escalation_notice,
     follow_up_text,
-    gsm_fold,
     grouped_page_text,
+    gsm_fold,
     overdue_notice,
     page_text,
     segments,
@@ -138,7 +138,10 @@ def test_customer_language_falls_back_to_the_location_then_english() -> None:
 
 
 def test_follow_up_and_thanks() -> None:
-    assert follow_up_text("es", "4821") == "¿Lo hemos solucionado? Responda 1-5 (5 = del todo). Ref 4821"
+    assert (
+        follow_up_text("es", "4821")
+        == "¿Lo hemos solucionado? Responda 1-5 (5 = del todo). Ref 4821"
+    )
     assert follow_up_text("en").startswith("Did we fix it? Reply 1-5")
     assert thanks_text("es", True) != thanks_text("es", False)
     assert thanks_text("en", True).startswith("Thank you")
@@ -148,7 +151,9 @@ def test_ack_text_variants_and_overrides() -> None:
     loc = Location("x", "X")
     assert "4821" in ack_text(loc, "es", "4821") and "4821" in ack_text(loc, "en", "4821", True)
     assert "responsable" in ack_text(loc, "es", "4821", complaint=True)
-    custom = Location("x", "X", reply_text={"es": "Gracias {ref}", "es_complaint": "Ya vamos {ref}"})
+    custom = Location(
+        "x", "X", reply_text={"es": "Gracias {ref}", "es_complaint": "Ya vamos {ref}"}
+    )
     assert ack_text(custom, "es", "7") == "Gracias 7"
     assert ack_text(custom, "es", "7", complaint=True) == "Ya vamos 7"
     assert ack_text(custom, "en", "7").startswith("Thank you")  # no English override

@@ -42,6 +42,7 @@ RESTO = Location(id="resto", name="Sol", scale="csat5", low_csat=2, negative_thr
         "houve um assalto",
         "il y a une bagarre",
         "c'è una rissa",
+        "m\u2019han robat el mòbil",
     ],
 )
 def test_safety_keywords_are_urgent_in_every_language(text: str) -> None:

@@ -1,0 +1,170 @@
+"""The page senders that need no network: console, the recording fake, and the helpers."""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from pipeline.alerts.senders import (
+    ConsoleSender,
+    Page,
+    PageSender,
+    RecordingSender,
+    TwilioSender,
+    body_with_marker,
+    mask_phone,
+)
+
+PHONE = "+34600000001"
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "fedcba9876543210" * 2
+
+
+def _page(page_id: str = "A-4821", to: str = PHONE, kind: str = "page") -> Page:
+    return Page(page_id, to, f"Mesa 7: cliente descontento. Responde OK {page_id}", kind)
+
+
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [
+        ("+34600000001", "+34•••••0001"),
+        ("+14155550123", "+14•••••0123"),
+        ("whatsapp:+34600000001", "whatsapp:+34•••••0001"),
+        ("+447700900123", "+44••••••0123"),
+        ("600000001", "60•••0001"),
+        ("112", "•12"),
+        ("", ""),
+    ],
+)
+def test_mask_phone(number: str, masked: str) -> None:
+    assert mask_phone(number) == masked
+
+
+@pytest.mark.parametrize("number", ["+34600000001", "+447700900123", "whatsapp:+14155550123"])
+def test_mask_phone_never_shows_the_middle(number: str) -> None:
+    digits = number.rpartition(":")[2].lstrip("+")
+    masked = mask_phone(number)
+    assert digits not in masked
+    assert masked.count("•") == len(digits) - 6
+
+
+def test_page_rejects_unknown_kind() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        Page("A-1", PHONE, "hi", "sms")
+
+
+def test_body_with_marker_keeps_a_body_that_names_the_page() -> None:
+    page = _page()
+    assert body_with_marker(page) == page.body
+    bare = Page("A-9", PHONE, "Gracias", "customer")
+    assert "A-9" in body_with_marker(bare)
+
+
+async def test_console_sender_prints_and_remembers_without_the_number(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    out = io.StringIO()
+    sender: PageSender = ConsoleSender(out)
+    since = time.time()
+    with caplog.at_level(logging.INFO, logger="pipeline.alerts.senders"):
+        result = await sender.send(_page())
+
+    assert result.ok and result.sid and result.at >= since
+    assert PHONE not in out.getvalue() and PHONE not in caplog.text
+    assert mask_phone(PHONE) in out.getvalue()
+    assert "OK A-4821" in caplog.text
+    assert await sender.already_sent(_page(), since)
+    assert not await sender.already_sent(_page("A-1"), since)
+    assert not await sender.already_sent(_page(), time.time() + 1)
+
+
+async def test_recording_sender_records_in_order() -> None:
+    sender = RecordingSender()
+    pages = [_page("A-1"), _page("A-2", kind="manager"), _page("A-3", kind="customer")]
+    results = [await sender.send(p) for p in pages]
+
+    assert all(r.ok for r in results)
+    assert len({r.sid for r in results}) == 3
+    assert sender.pages == pages
+
+
+async def test_recording_sender_fails_on_cue_then_recovers() -> None:
+    sender = RecordingSender(fail_next=2)
+    since = time.time()
+    results = [await sender.send(_page()) for _ in range(3)]
+
+    assert [r.ok for r in results] == [False, False, True]
+    assert results[0].error == sender.error
+    assert len(sender.attempts) == 3 and sender.pages == [_page()]
+    assert await sender.already_sent(_page(), since)
+
+
+async def test_recording_sender_fail_always_sends_nothing() -> None:
+    sender = RecordingSender(fail_always=True, error="429 20429: too many requests")
+    result = await sender.send(_page())
+
+    assert (result.ok, result.error) == (False, "429 20429: too many requests")
+    assert sender.pages == []
+    assert not await sender.already_sent(_page(), 0.0)
+
+
+class _FakeMessages:
+    def __init__(self, bodies: list[str | None]) -> None:
+        self.bodies = bodies
+        self.asked: dict[str, Any] = {}
+
+    def page(self, **kw: Any) -> list[SimpleNamespace]:
+        self.asked = kw
+        return [SimpleNamespace(body=b) for b in self.bodies]
+
+    def create(self, **kw: Any) -> SimpleNamespace:
+        self.asked = {**kw, "thread": threading.current_thread().name}
+        return SimpleNamespace(sid="SM" + "0" * 32)
+
+
+async def test_twilio_send_runs_off_the_event_loop() -> None:
+    sender = TwilioSender(ACCOUNT_SID, AUTH_TOKEN, "+34910000042", api_base="http://127.0.0.1:9")
+    messages = _FakeMessages([])
+    sender._client = SimpleNamespace(messages=messages)  # type: ignore[assignment]
+    try:
+        result = await sender.send(_page())
+    finally:
+        sender.close()
+    assert result.ok and result.sid == "SM" + "0" * 32
+    assert messages.asked["thread"].startswith("twilio")
+    assert messages.asked["thread"] != threading.current_thread().name
+    assert (messages.asked["to"], messages.asked["from_"]) == (PHONE, "+34910000042")
+
+
+@pytest.mark.parametrize(
+    ("bodies", "found"),
+    [(["Responde OK A-4821"], True), (["Responde OK A-1", None], False), ([], False)],
+)
+async def test_twilio_already_sent_looks_for_the_page_id(
+    bodies: list[str | None], found: bool
+) -> None:
+    sender = TwilioSender(ACCOUNT_SID, AUTH_TOKEN, "+34910000042", api_base="http://127.0.0.1:9")
+    messages = _FakeMessages(bodies)
+    sender._client = SimpleNamespace(messages=messages)  # type: ignore[assignment]
+    try:
+        assert await sender.already_sent(_page(), 1_700_000_000.0) is found
+    finally:
+        sender.close()
+    assert messages.asked["to"] == PHONE
+    assert messages.asked["date_sent_after"].timestamp() == 1_700_000_000.0
+
+
+async def test_twilio_sender_reports_an_unreachable_api() -> None:
+    # Nothing listens on port 9 of the loopback: the failure must come back as a result.
+    sender = TwilioSender(ACCOUNT_SID, AUTH_TOKEN, "+34910000042", api_base="http://127.0.0.1:9")
+    try:
+        result = await sender.send(_page())
+    finally:
+        sender.close()
+    assert not result.ok and result.error and result.sid == ""
