@@ -83,6 +83,9 @@ def make_faust_app(settings: Settings) -> faust.App:
         broker_commit_every=100,
         broker_commit_interval=0.5,
         stream_wait_empty=False,
+        # A killed worker's partitions move within seconds, not the default minute.
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),
         logging_config=None,
     )
 

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     pages_per_supervisor_per_min: int = 6
     log_json: bool = False
     log_level: str = "INFO"
+    session_timeout_s: float = 10.0  # how soon a dead worker's partitions move
     processing_guarantee: str = "at_least_once"  # or exactly_once
 
     @field_validator("broker")

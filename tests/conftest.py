@@ -10,6 +10,8 @@ import pytest
 from pipeline.kafka_local import LocalKafka
 from tests.support.kafka import Worker, start_broker, worker_env
 
+pytest_plugins = ["tests.support.twilio"]
+
 
 @pytest.fixture(scope="session")
 def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:

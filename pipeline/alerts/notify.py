@@ -14,7 +14,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from pipeline.alerts.senders import Page
+from pipeline.alerts.senders import Page, SenderError
 from pipeline.alerts.throttle import PageThrottle
 from pipeline.privacy import mask_phone
 
@@ -50,6 +50,15 @@ def register(ctx: Pronto) -> None:
         await ctx.topic("events").send(
             key=msg["location_id"].encode(), value=json.dumps(doc).encode()
         )
+
+    async def was_sent(page: Page, msg: dict[str, Any]) -> bool:
+        """A message from before this process started may have gone out just before a crash:
+        ask the provider's log. If it cannot be asked, send: a second page beats none."""
+        try:
+            return await ctx.sender.already_sent(page, since=float(msg.get("created_at", 0)) - 60)
+        except SenderError as e:
+            logger.warning("cannot check the message log (%s): sending", e, extra={"ref": msg["ref"]})
+            return False
 
     @app.agent(ctx.topic("outbox"))
     async def notify(stream: Any) -> None:
@@ -88,12 +97,8 @@ def register(ctx: Pronto) -> None:
             page = Page(page_id=page_id, to=to, body=str(msg["body"]), kind=str(msg["kind"]))
             if channel != "console" and to.startswith("whatsapp:"):
                 channel = "whatsapp"
-            if float(msg.get("created_at", 0)) < ctx.started_at and await ctx.sender.already_sent(
-                page, since=float(msg.get("created_at", 0)) - 60
-            ):
-                logger.info(
-                    "already sent before the restart", extra={"ref": msg["ref"], "page_id": page_id}
-                )
+            if float(msg.get("created_at", 0)) < ctx.started_at and await was_sent(page, msg):
+                logger.info("already sent before the restart", extra={"ref": msg["ref"], "page_id": page_id})
                 sent[page_id] = "recovered"
                 continue
             called_at = time.time()

@@ -138,7 +138,9 @@ class TwilioSender:
             "body": body_with_marker(page),
         }
         if self.status_callback:
-            kwargs["status_callback"] = self.status_callback
+            # The page id comes back with the delivery report: a failed page escalates at once.
+            sep = "&" if "?" in self.status_callback else "?"
+            kwargs["status_callback"] = f"{self.status_callback}{sep}page={page.page_id}"
         try:
             msg = self._client.messages.create(**kwargs)
         except TwilioRestException as e:

@@ -130,6 +130,8 @@ def main(argv: list[str]) -> int:
     """`pronto demo ...`; see `--help`."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("kafka", "aiokafka"):  # a broker still starting is expected, not an error
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     settings = Settings()
     home = settings.home.resolve()
     port = args.port or (settings.web_port if port_free(settings.web_port) else free_port())

@@ -90,7 +90,8 @@ async def tail_events(settings: Settings, board: Board, people: People,
     try:
         parts = None
         while not parts:
-            await consumer.topics()  # refreshes the metadata
+            # `topics()` would fetch the metadata without updating the client's view of it.
+            await consumer._client.force_metadata_update()
             parts = consumer.partitions_for_topic(topic)
             if not parts:
                 await asyncio.sleep(0.5)
@@ -164,8 +165,9 @@ async def run(
         await asyncio.wait([tail, asyncio.create_task(events_ready.wait())], timeout=30,
                            return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
         if not events_ready.is_set():
+            why = repr(tail.exception()) if tail.done() else "timed out"
             tail.cancel()
-            print("pronto demo: could not follow alerts.events", flush=True)
+            print(f"pronto demo: could not follow alerts.events ({why})", flush=True)
             return 1
         print(
             f"console: {url}/console   login: {board.login}   (Ctrl-C stops the demo)", flush=True

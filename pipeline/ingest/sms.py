@@ -166,11 +166,13 @@ class SmsWebhook:
             return params
         status = params.get("MessageStatus", "")
         page_id = request.query.get("page", "")
-        location_id = request.query.get("loc", "")
-        if status in ("failed", "undelivered") and page_id and location_id:
-            await self.ingest.command(location_id, {
-                "type": "delivery_failed", "page_id": page_id, "status": status,
+        ref = page_id[1:].split("-")[0] if page_id.startswith("P") else ""
+        summary = self.ingest.alerts.state.get(f"ref:{ref}") if ref else None
+        if status in ("failed", "undelivered") and summary:
+            await self.ingest.command(summary["location_id"], {
+                "type": "delivery_failed", "page_id": page_id, "ref": ref, "status": status,
                 "error": params.get("ErrorCode", ""),
             })  # fmt: skip
             self.ctx.metrics.pages_failed.labels("sms", status).inc()
+            logger.warning("page %s %s: escalating", page_id, status, extra={"ref": ref})
         return web.Response(status=204)
