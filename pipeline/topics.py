@@ -6,6 +6,7 @@ front means the first worker of a fresh cluster gets its partitions at the first
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
@@ -60,15 +61,13 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
                 1 if short == "model" else settings.partitions,
                 settings.replication,
                 topic_configs=topic_configs(short),
-            )  # fmt: skip
+            )
             for short, name in TOPICS.items()
             if settings.topic(name) not in existing
         ]
         if wanted:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker won the race
                 admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass  # another worker won the race
             logger.info("created topics: %s", ", ".join(t.name for t in wanted))
     finally:
         admin.close()

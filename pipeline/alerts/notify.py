@@ -57,7 +57,9 @@ def register(ctx: Pronto) -> None:
         try:
             return await ctx.sender.already_sent(page, since=float(msg.get("created_at", 0)) - 60)
         except SenderError as e:
-            logger.warning("cannot check the message log (%s): sending", e, extra={"ref": msg["ref"]})
+            logger.warning(
+                "cannot check the message log (%s): sending", e, extra={"ref": msg["ref"]}
+            )
             return False
 
     @app.agent(ctx.topic("outbox"))
@@ -98,7 +100,9 @@ def register(ctx: Pronto) -> None:
             if channel != "console" and to.startswith("whatsapp:"):
                 channel = "whatsapp"
             if float(msg.get("created_at", 0)) < ctx.started_at and await was_sent(page, msg):
-                logger.info("already sent before the restart", extra={"ref": msg["ref"], "page_id": page_id})
+                logger.info(
+                    "already sent before the restart", extra={"ref": msg["ref"], "page_id": page_id}
+                )
                 sent[page_id] = "recovered"
                 continue
             called_at = time.time()

@@ -91,12 +91,12 @@ def register(ctx: Pronto) -> None:
                     del alerts[ref]
             else:
                 alerts[ref] = alert.to_dict()
-        for key, ref in out.index.items():
-            if ref is None:
+        for key, open_ref in out.index.items():
+            if open_ref is None:
                 if key in index:
                     del index[key]
             else:
-                index[key] = ref
+                index[key] = open_ref
         for msg in out.messages:
             await ctx.topic("outbox").send(
                 key=msg["location_id"].encode(), value=json.dumps(msg).encode()

@@ -17,6 +17,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from pipeline.config import UNKNOWN_LOCATION
+
 FUNNEL = ("feedback", "alerts", "paged", "acknowledged", "resolved", "recovered")
 
 
@@ -68,9 +70,15 @@ class Board:
                 self.customer_messages += 1
                 return
             self.pages_sent += 1
-            self.latencies.append(latency)
+            if str(ev.get("page_id", "")).endswith("-p0"):
+                self.latencies.append(latency)  # the first page: escalations wait on purpose
             self.pages.append(f"{when} {loc:<10} #{ref} paged {ev.get('to_name', '?'):<7} "
-                              f"({ev.get('kind')}, {latency * 1000:.0f} ms after the message)")  # fmt: skip
+                              f"({ev.get('kind')}, {_duration(latency)} after the message)")  # fmt: skip
+
+    def _locations(self) -> list[tuple[str, dict[str, Any]]]:
+        """The venues to show: "unknown" (texts to no venue) only once it has answers."""
+        locs = (self.scores.get("locations") or {}).items()
+        return [(k, v) for k, v in locs if k != UNKNOWN_LOCATION or _answers(v) > 0]
 
     def funnel(self) -> dict[str, int]:
         counts = {step: len(self.refs.get(step, ())) for step in FUNNEL[1:]}
@@ -85,7 +93,7 @@ class Board:
 
     def plain_line(self, rate: float) -> str:
         parts = [f"{rate:4.1f} msg/s"]
-        for loc_id, loc in (self.scores.get("locations") or {}).items():
+        for loc_id, loc in self._locations():
             w = (loc.get("windows") or {}).get("5m") or {}
             parts.append(f"{loc_id}: {_score(w, loc.get('scale', ''))}")
         funnel = " > ".join(f"{k} {v}" for k, v in self.funnel().items())
@@ -98,7 +106,7 @@ class Board:
         scores = Table(title="Live scores (5 min / 1 h)", expand=True)
         for col in ("venue", "scale", "5 min", "1 h"):
             scores.add_column(col)
-        for loc_id, loc in (self.scores.get("locations") or {}).items():
+        for loc_id, loc in self._locations():
             ws = loc.get("windows") or {}
             scale = str(loc.get("scale", ""))
             scores.add_row(f"{loc.get('name', loc_id)}", scale, _score(ws.get("5m") or {}, scale),
@@ -120,6 +128,18 @@ class Board:
             Panel(funnel, title="Recovery funnel"),
             stats,
         )
+
+
+def _answers(loc: dict[str, Any]) -> int:
+    return max((int(w.get("n") or 0) for w in (loc.get("windows") or {}).values()), default=0)
+
+
+def _duration(seconds: float) -> str:
+    """
+    >>> _duration(0.0391), _duration(20.4)
+    ('39 ms', '20.4 s')
+    """
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
 def _score(w: dict[str, Any], scale: str) -> str:

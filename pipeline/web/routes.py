@@ -24,7 +24,7 @@ def is_ready(ctx: Pronto) -> tuple[bool, str]:
     app = ctx.app
     if app.rebalancing:
         return False, "rebalancing"
-    if not app.tables.recovery.completed.is_set():
+    if not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
         return False, "recovering tables"
     if not app.consumer.assignment():
         return False, "no partitions assigned"

@@ -41,7 +41,9 @@ def sms(w: Worker, sid: str, sender: str, body: str) -> str:
 
 
 def sent_messages(mock: Any) -> list[dict[str, Any]]:
-    return [r for r in mock.recorded() if r["method"] == "POST" and r["path"].endswith("/Messages.json")]
+    return [
+        r for r in mock.recorded() if r["method"] == "POST" and r["path"].endswith("/Messages.json")
+    ]
 
 
 def wait_for(mock: Any, pred: Any, timeout_s: float = 30.0) -> list[dict[str, Any]]:
@@ -62,10 +64,17 @@ def on_shift(level: int) -> Any:
 def test_complaint_pages_once_then_escalates_and_ack_by_sms_tells_the_customer(
     make_worker, bootstrap, twilio_mock, tmp_path
 ):
-    w = make_worker(twilio_env(bootstrap, tmp_path / "h", twilio_mock.base_url, PRONTO_ACK_TIMEOUT_S="4"))
+    w = make_worker(
+        twilio_env(bootstrap, tmp_path / "h", twilio_mock.base_url, PRONTO_ACK_TIMEOUT_S="4")
+    )
     customer = "+34633333333"
     first = on_shift(0)
-    sms(w, "SM" + "1" * 32, customer, "Llevamos 20 minutos parados y el conductor pasa de todo. Un 1 de 10")
+    sms(
+        w,
+        "SM" + "1" * 32,
+        customer,
+        "Llevamos 20 minutos parados y el conductor pasa de todo. Un 1 de 10",
+    )
     pages = wait_for(twilio_mock, lambda m: m["form"].get("To") == first.phone)
     assert len(pages) == 1, sent_messages(twilio_mock)
     page = pages[0]
@@ -103,7 +112,9 @@ def test_opted_out_customer_gets_nothing(make_worker, bootstrap, twilio_mock, tm
     pages = wait_for(twilio_mock, lambda m: m["form"].get("To") == first.phone)
     assert len(pages) == 1  # the supervisor is still paged
     ref = pages[0]["form"]["Body"].split("OK ")[1].split()[0]
-    post_sms(w.url, sms_params("SM" + "5" * 32, first.phone, BUS, f"OK {ref}"), token=FAKE_AUTH_TOKEN)
+    post_sms(
+        w.url, sms_params("SM" + "5" * 32, first.phone, BUS, f"OK {ref}"), token=FAKE_AUTH_TOKEN
+    )
     time.sleep(4)
     assert [m for m in sent_messages(twilio_mock) if m["form"].get("To") == customer] == []
 
@@ -156,7 +167,9 @@ class Blackhole:
             self.conns.append(conn)
 
 
-def test_sigkill_between_alert_and_page_sends_exactly_one_page(make_worker, bootstrap, twilio_mock, tmp_path):
+def test_sigkill_between_alert_and_page_sends_exactly_one_page(
+    make_worker, bootstrap, twilio_mock, tmp_path
+):
     hole = Blackhole()
     env = twilio_env(bootstrap, tmp_path / "h", hole.url)
     w = make_worker(env)

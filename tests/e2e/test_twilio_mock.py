@@ -61,7 +61,9 @@ async def test_sms_page_reaches_the_api_once(twilio_mock: TwilioMock) -> None:
     assert call["form"]["To"] == page.to
     assert call["form"]["From"] == FAKE_FROM
     assert call["form"]["Body"] == page.body
-    assert call["form"]["StatusCallback"] == "https://pronto.example/sms/status"
+    assert (
+        call["form"]["StatusCallback"] == f"https://pronto.example/sms/status?page={page.page_id}"
+    )
     assert call["status"] == 201
     assert t0 <= call["monotonic"] <= time.monotonic()
 
