@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_parser(name, help=text)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("kafka", "aiokafka"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     return int(args.func(args))
 
 

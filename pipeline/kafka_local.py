@@ -198,9 +198,10 @@ class LocalKafka:
         while time.monotonic() < deadline:
             if proc is not None and proc.poll() is not None:
                 raise KafkaSetupError(f"the broker exited ({proc.returncode}); see {self.dir}")
-            if self.answers_metadata():
+            # A cheap TCP probe first: kafka-python backs off for seconds on a refused port.
+            if _port_open(self.port) and self.answers_metadata():
                 return
-            time.sleep(0.3)
+            time.sleep(0.2)
         raise KafkaSetupError(f"the broker did not answer within {timeout_s:.0f}s; see {self.dir}")
 
     def answers_metadata(self) -> bool:
@@ -238,6 +239,12 @@ class LocalKafka:
             _reap(pid)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _reap(pid: int) -> None:

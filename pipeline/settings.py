@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     pages_per_supervisor_per_min: int = 6
     log_json: bool = False
     log_level: str = "INFO"
+    model_save_interval_s: float = 30.0  # a crash loses at most this much learning
     session_timeout_s: float = 10.0  # how soon a dead worker's partitions move
     processing_guarantee: str = "at_least_once"  # or exactly_once
 

@@ -33,7 +33,9 @@ STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 KIOSK_RESET_S = 5
 _INVALID = ' aria-invalid="true"'
 _INVALID_COMMENT = _INVALID + ' aria-describedby="comment-error"'
-FACES = ("😡", "😞", "😐", "🙂", "😍")
+# All five from Unicode 6.0 (🙂 is 7.0): a kiosk tablet whose only emoji glyphs are an old
+# or monochrome font (DejaVu Sans) still draws every face instead of an empty box.
+FACES = ("😡", "😞", "😐", "😊", "😍")
 # The neutral face must not page anyone, so on nps10 it is a passive 7, not a detractor 6;
 # both smiles are promoters, as 4 and 5 are "satisfied" on csat5.
 FACE_SCORES = {"csat5": (1, 2, 3, 4, 5), "nps10": (0, 4, 7, 9, 10)}

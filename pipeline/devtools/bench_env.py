@@ -1,0 +1,191 @@
+"""What the benchmark runs against: a venues file of N locations, worker processes, offsets.
+
+The worker is the real `python -m pipeline.cli worker`, a subprocess with topics, app id,
+home and port of its own, so the figures are the ones a deployment would see.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from pipeline.kafka_local import free_port
+
+logger = logging.getLogger(__name__)
+
+KINDS = (("bus", "nps10"), ("restaurant", "csat5"), ("hotel", "csat5"))
+BENCH_TOKEN = "0123456789abcdef0123456789abcdef"
+BENCH_PUBLIC_URL = "https://pronto.bench.test"
+
+
+def venues_toml(n: int) -> str:
+    """A venues file with `n` locations, each with two supervisors and a manager on 24/7.
+
+    >>> from pipeline.config import parse_venues
+    >>> import tomllib
+    >>> v = parse_venues(tomllib.loads(venues_toml(3)))
+    >>> len(v.locations), v.locations[0].escalation.chain, v.locations[2].numbers
+    (3, ('A0', 'B0'), ('+34920000002',))
+    """
+    parts = []
+    for i in range(n):
+        kind, scale = KINDS[i % len(KINDS)]
+        lang = "en" if i % 4 == 3 else "es"
+        sups = "".join(
+            f'\n[[locations.supervisors]]\nname = "{who}{i}"\nphone = "+3471{i:04d}{j:03d}"\n'
+            f'shifts = ["24/7"]\nlang = "{lang}"\n'
+            for j, who in enumerate(("A", "B", "M"))
+        )
+        parts.append(
+            f'[[locations]]\nid = "loc-{i:04d}"\nname = "Venue {i}"\nkind = "{kind}"\n'
+            f'scale = "{scale}"\nnumbers = ["+3492{i:07d}"]\nlang = "{lang}"\n'
+            f'timezone = "Europe/Madrid"\n{sups}\n[locations.escalation]\n'
+            f'chain = ["A{i}", "B{i}"]\nmanager = "M{i}"\n'
+        )
+    return "\n".join(parts)
+
+
+def bench_env(broker: str, home: Path, config: Path, prefix: str, **extra: str) -> dict[str, str]:
+    """The environment of a bench worker: its own topics and group, no throttles in the way."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRONTO_")}
+    env.update({
+        "PRONTO_BROKER": broker,
+        "PRONTO_HOME": str(home),
+        "PRONTO_CONFIG": str(config),
+        "PRONTO_WEB_PORT": str(free_port()),
+        "PRONTO_TOPIC_PREFIX": prefix,
+        "PRONTO_APP_ID": f"{prefix}pronto",
+        "PRONTO_TWILIO_AUTH_TOKEN": BENCH_TOKEN,
+        "PRONTO_PUBLIC_URL": BENCH_PUBLIC_URL,
+        "PRONTO_SECRET_KEY": "bench-secret",
+        "PRONTO_LOG_LEVEL": "WARNING",
+        # A load test from one address would trip the per-client limits and throttles.
+        "PRONTO_RATE_LIMIT_PER_MIN": "100000000",
+        "PRONTO_PAGES_PER_SUPERVISOR_PER_MIN": "100000000",
+        "PRONTO_ACK_TIMEOUT_S": "86400",  # no escalation traffic during the loads
+    })  # fmt: skip
+    env.update(extra)
+    return env
+
+
+@dataclass
+class WorkerProc:
+    """A `pronto worker` subprocess; `spawned` is its start on the monotonic clock."""
+
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+    spawned: float = 0.0
+    readiness: list[tuple[float, str]] = field(default_factory=list)  # (monotonic, reason)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.env['PRONTO_WEB_PORT']}"
+
+    def start(self, timeout_s: float = 120.0, poll_s: float = 0.05) -> WorkerProc:
+        """Spawn and wait for /readyz, recording every change of its reason."""
+        out = open(self.log, "ab")  # noqa: SIM115 - handed to the child
+        self.spawned = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "worker"], env=self.env, stdout=out,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        out.close()
+        deadline = self.spawned + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited {self.proc.returncode}; see {self.log}")
+            reason = readyz(self.url)
+            if not self.readiness or self.readiness[-1][1] != reason:
+                self.readiness.append((time.monotonic(), reason))
+            if reason == "ready":
+                return self
+            time.sleep(poll_s)
+        raise RuntimeError(f"worker not ready within {timeout_s:.0f}s; see {self.log}")
+
+    def phase_s(self, reason: str) -> float:
+        """How long /readyz gave `reason` (0 if never seen at the poll's resolution)."""
+        total = 0.0
+        for (t, r), (t_next, _) in zip(self.readiness, self.readiness[1:], strict=False):
+            if r == reason:
+                total += t_next - t
+        return total
+
+    def rss_mb(self) -> float:
+        """Resident memory of the worker (and any child it made), in MB."""
+        assert self.proc is not None
+        p = psutil.Process(self.proc.pid)
+        total = p.memory_info().rss
+        for c in p.children(recursive=True):
+            try:
+                total += c.memory_info().rss
+            except psutil.Error:
+                continue
+        return total / 1e6
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        except ProcessLookupError:
+            pass
+
+
+def readyz(url: str) -> str:
+    """The worker's /readyz reason, or "down" when nothing answers."""
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=2) as r:
+            return str(json.load(r).get("reason", "ready"))
+    except urllib.error.HTTPError as e:
+        try:
+            return str(json.load(e).get("reason", e.code))
+        except ValueError:
+            return str(e.code)
+    except (OSError, ValueError):
+        return "down"
+
+
+class Offsets:
+    """End offsets of topics and a group's committed offsets, from one kafka-python client."""
+
+    def __init__(self, bootstrap: str) -> None:
+        from kafka import KafkaAdminClient, KafkaConsumer
+
+        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+
+    def _parts(self, topic: str) -> list[object]:
+        from kafka import TopicPartition
+
+        parts = self._consumer.partitions_for_topic(topic) or set()
+        return [TopicPartition(topic, p) for p in sorted(parts)]
+
+    def end(self, topic: str) -> int:
+        """Records in `topic` (sum of the partitions' end offsets)."""
+        tps = self._parts(topic)
+        return sum(self._consumer.end_offsets(tps).values()) if tps else 0
+
+    def committed(self, group: str, topic: str) -> int:
+        """Sum of `group`'s committed offsets on `topic`."""
+        offsets = self._admin.list_consumer_group_offsets(group)
+        return sum(m.offset for tp, m in offsets.items() if tp.topic == topic and m.offset > 0)
+
+    def close(self) -> None:
+        self._consumer.close()
+        self._admin.close()

@@ -1,0 +1,215 @@
+"""The benchmark's loads: records straight to `feedback.raw`, a bare consumer reading them
+back (the ceiling for a Python worker), and signed webhooks over HTTP, paced or flat out.
+
+Every load is bounded (a count or a duration) and targets 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+
+import aiohttp
+
+from pipeline.config import Location
+from pipeline.devtools.feedback_mix import SimMessage, generate
+from pipeline.devtools.simulate import HttpTarget
+from pipeline.privacy import Privacy
+
+logger = logging.getLogger(__name__)
+
+POOL = 2_000  # distinct messages; each record gets its own id and clock
+
+
+def feedback_pool(venues: Sequence[Location], secret: str, seed: int = 1,
+                  size: int = POOL) -> list[dict[str, object]]:  # fmt: skip
+    """`size` Feedback dicts built as the webhook builds them (score, language, encryption)."""
+    from pipeline.ingest.intake import build_feedback, feedback_id
+
+    privacy = Privacy(secret)
+    by_id = {v.id: v for v in venues}
+    out = []
+    for msg in islice(generate(seed, venues), size):
+        loc = by_id[msg.location_id]
+        fb = build_feedback(fid=feedback_id("sms", f"SM{uuid.uuid4().hex}"), channel="sms",
+                            location=loc, location_id=loc.id, phone=msg.phone, text=msg.text,
+                            received_at=time.time(), privacy=privacy)  # fmt: skip
+        out.append(fb.to_dict())
+    return out
+
+
+def records(pool: Sequence[dict[str, object]], start: int, count: int,
+            tag: str) -> Iterator[tuple[bytes, bytes]]:  # fmt: skip
+    """(key, value) for records `start..start+count`: pool entries with fresh ids and clocks."""
+    for i in range(start, start + count):
+        d = dict(pool[i % len(pool)])
+        d["id"] = f"sms-bench{tag}{i:09d}"
+        d["received_at"] = time.time()
+        yield str(d["location_id"]).encode(), json.dumps(d, ensure_ascii=False).encode()
+
+
+def produce(bootstrap: str, topic: str, items: Iterator[tuple[bytes, bytes]]) -> tuple[int, float]:
+    """Send `items` with kafka-python (acks=1, big batches); (count, seconds)."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20,
+                             batch_size=512 * 1024)  # fmt: skip
+    t0 = time.monotonic()
+    n = 0
+    try:
+        for key, value in items:
+            producer.send(topic, key=key, value=value)
+            n += 1
+        producer.flush(120)
+    finally:
+        producer.close(30)
+    return n, time.monotonic() - t0
+
+
+async def _aiokafka_read(bootstrap: str, topic: str, count: int, timeout_s: float) -> float:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest")  # fmt: skip
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in parts]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        n, t0 = 0, time.monotonic()
+        while n < count and time.monotonic() - t0 < timeout_s:
+            batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            n += sum(len(v) for v in batch.values())
+        return time.monotonic() - t0 if n >= count else float("nan")
+    finally:
+        await consumer.stop()
+
+
+def raw_read_aiokafka(bootstrap: str, topic: str, count: int, timeout_s: float = 120.0) -> float:
+    """Seconds for a bare aiokafka consumer (what Faust runs on) to read `count` records."""
+    return asyncio.run(_aiokafka_read(bootstrap, topic, count, timeout_s))
+
+
+def raw_read_kafka_python(bootstrap: str, topic: str, count: int,
+                          timeout_s: float = 120.0) -> float:  # fmt: skip
+    """Seconds for a bare kafka-python consumer to read `count` records, doing nothing."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        n, t0 = 0, time.monotonic()
+        while n < count and time.monotonic() - t0 < timeout_s:
+            batch = consumer.poll(timeout_ms=500, max_records=10_000)
+            n += sum(len(v) for v in batch.values())
+        return time.monotonic() - t0 if n >= count else float("nan")
+    finally:
+        consumer.close()
+
+
+@dataclass
+class HttpRun:
+    """What a webhook load sent, and when (wall clock) it started and ended."""
+
+    rate: float
+    sent: int = 0
+    ok: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    started: float = 0.0
+    ended: float = 0.0
+    behind_s: float = 0.0  # how far the sender fell behind its schedule, at worst
+
+    def count(self, status: int | str) -> None:
+        self.sent += 1
+        if status == 200:
+            self.ok += 1
+        else:
+            self.errors[str(status)] = self.errors.get(str(status), 0) + 1
+
+
+def unique_sender(phase: int, i: int) -> str:
+    """A number of its own for each message, so each complaint opens (and pages) an alert.
+
+    >>> unique_sender(2, 7)
+    '+34680200000007'
+    """
+    return f"+3468{phase:02d}{i:08d}"
+
+
+async def paced_webhooks(base_url: str, venues: Sequence[Location], rate: float,
+                         duration_s: float, phase: int, seed: int,
+                         max_in_flight: int = 400) -> HttpRun:  # fmt: skip
+    """Signed SMS webhooks at `rate` a second for `duration_s`, then wait for the answers."""
+    run = HttpRun(rate)
+    gate = asyncio.Semaphore(max_in_flight)
+    tasks: set[asyncio.Task[None]] = set()
+    conn = aiohttp.TCPConnector(limit=max_in_flight)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=conn, timeout=timeout) as session:
+        from pipeline.devtools.bench_env import BENCH_PUBLIC_URL, BENCH_TOKEN
+
+        target = HttpTarget(session, base_url, BENCH_TOKEN, BENCH_PUBLIC_URL)
+
+        async def one(msg: SimMessage, i: int) -> None:
+            async with gate:
+                try:
+                    sid = f"SM{phase:02d}{i:08d}{uuid.uuid4().hex[:22]}"
+                    run.count(await target.sms(unique_sender(phase, i), msg.to, msg.text, sid))
+                except (aiohttp.ClientError, TimeoutError, OSError) as e:
+                    run.count(type(e).__name__)
+
+        run.started = time.time()
+        t0 = time.monotonic()
+        total = int(rate * duration_s)
+        for i, msg in enumerate(islice(generate(seed, venues), total)):
+            delay = t0 + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                run.behind_s = max(run.behind_s, -delay)
+            task = asyncio.create_task(one(msg, i))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.wait(set(tasks), timeout=60)
+        run.ended = time.time()
+    return run
+
+
+async def flat_out_webhooks(base_url: str, venues: Sequence[Location], duration_s: float,
+                            phase: int, seed: int, concurrency: int = 64) -> HttpRun:  # fmt: skip
+    """As many signed webhooks as the worker answers, `concurrency` at a time, for a while."""
+    run = HttpRun(0.0)
+    msgs = list(islice(generate(seed, venues), 5_000))
+    conn = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=conn,
+                                     timeout=aiohttp.ClientTimeout(total=30)) as session:  # fmt: skip
+        from pipeline.devtools.bench_env import BENCH_PUBLIC_URL, BENCH_TOKEN
+
+        target = HttpTarget(session, base_url, BENCH_TOKEN, BENCH_PUBLIC_URL)
+        counter = iter(range(1 << 40))
+        stop_at = time.monotonic() + duration_s
+
+        async def loop() -> None:
+            while time.monotonic() < stop_at:
+                i = next(counter)
+                msg = msgs[i % len(msgs)]
+                sid = f"SM{phase:02d}{i:08d}{uuid.uuid4().hex[:22]}"
+                try:
+                    run.count(await target.sms(unique_sender(phase, i), msg.to, msg.text, sid))
+                except (aiohttp.ClientError, TimeoutError, OSError) as e:
+                    run.count(type(e).__name__)
+
+        run.started = time.time()
+        await asyncio.gather(*(loop() for _ in range(concurrency)))
+        run.ended = time.time()
+    return run

@@ -1,0 +1,123 @@
+"""The agents through Faust's `test_context`: no broker, the outputs captured by fake topics."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from pipeline.alerts.senders import RecordingSender
+from pipeline.app import Pronto, build
+from pipeline.records import Feedback, ScoredFeedback
+from pipeline.scoring.drift import DriftMonitor
+from pipeline.scoring.sentiment import SentimentModel
+from pipeline.settings import Settings
+
+
+class FakeTopic:
+    """Records what an agent sends, in place of a Kafka topic."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, dict[str, Any]]] = []
+
+    async def send(self, *, key: bytes, value: bytes) -> None:
+        self.sent.append((key, json.loads(value)))
+
+    def values(self) -> list[dict[str, Any]]:
+        return [v for _, v in self.sent]
+
+
+@pytest.fixture
+def ctx(tmp_path: Any) -> Iterator[Pronto]:
+    # A broker that is never reached: test_context feeds the agents directly.
+    settings = Settings(broker="kafka://127.0.0.1:1", home=tmp_path, secret_key="k")
+    pronto = build(settings, registry=CollectorRegistry(), sender=RecordingSender())
+    pronto.app.finalize()
+    pronto.app.flow_control.resume()
+    pronto.state["install_model"](SentimentModel.with_seed_corpus(), DriftMonitor())
+    for name in ("scored", "dlq", "commands", "events", "outbox"):
+        pronto.topics[name] = FakeTopic()  # type: ignore[assignment]
+    yield pronto
+
+
+def agent(ctx: Pronto, name: str) -> Any:
+    return next(a for key, a in ctx.app.agents.items() if key.endswith("." + name))
+
+
+def feedback(fid: str, score: int | None, text: str, loc: str = "bus-42", scale: str = "nps10") -> Feedback:
+    return Feedback(id=fid, received_at=time.time(), channel="sms", location_id=loc,
+                    customer_ref=f"c_{fid}", score=score, scale=scale if score is not None else None,
+                    text=text, lang="es", contact=ctx_privacy_encrypt("+34600111222"))  # fmt: skip
+
+
+def ctx_privacy_encrypt(phone: str) -> str:
+    from pipeline.privacy import Privacy
+
+    return Privacy("k").encrypt(phone)
+
+
+async def test_score_agent_counts_once_and_publishes_scores(ctx: Pronto) -> None:
+    async with agent(ctx, "score").test_context() as a:
+        fb = feedback("f1", 3, "el bus llegó tarde, fatal")
+        await a.put(key=b"bus-42", value=fb.to_json())
+        await a.put(key=b"bus-42", value=fb.to_json())  # redelivered: not counted twice
+        await a.put(key=b"bus-42", value=feedback("f2", 10, "genial").to_json())
+    scored = [ScoredFeedback.from_dict(v) for v in ctx.topics["scored"].values()]  # type: ignore[attr-defined]
+    assert [s.fb.id for s in scored] == ["f1", "f2"]
+    last = scored[-1].scores["5m"]
+    assert (last["nps_n"], last["nps"]) == (2, 0.0)  # one detractor, one promoter
+    assert scored[0].sentiment_label == "negative" and scored[0].labelled
+    assert scored[1].model_version == scored[0].model_version + 1  # learned from its own score
+
+
+async def test_score_agent_sends_garbage_to_the_dlq_and_keeps_going(ctx: Pronto) -> None:
+    async with agent(ctx, "score").test_context() as a:
+        await a.put(key=b"x", value=b"\xff not json")
+        await a.put(key=b"bus-42", value=b'{"id": "", "location_id": "bus-42"}')
+        await a.put(key=b"bus-42", value=feedback("ok", 9, "bien").to_json())
+    dlq = ctx.topics["dlq"].values()  # type: ignore[attr-defined]
+    assert [d["stage"] for d in dlq] == ["score", "score"]
+    assert "not JSON" in dlq[0]["reason"]
+    assert len(ctx.topics["scored"].values()) == 1  # type: ignore[attr-defined]
+
+
+async def test_alert_agent_opens_and_pages_the_supervisor_on_shift(ctx: Pronto) -> None:
+    fb = feedback("f9", 2, "el conductor fue muy maleducado")
+    sf = ScoredFeedback(feedback=fb.to_dict(), sentiment_negative=0.9, sentiment_label="negative",
+                        model_version=1, scored_at=time.time(), scores={})  # fmt: skip
+    async with agent(ctx, "alert_desk").test_context() as a:
+        await a.put(key=b"bus-42", value=sf.to_json())
+        await a.put(key=b"bus-42", value=sf.to_json())  # redelivered: joins, pages nothing new
+    kinds = [e["event"] for e in ctx.topics["events"].values()]  # type: ignore[attr-defined]
+    assert kinds == ["opened", "paged"]
+    pages = ctx.topics["outbox"].values()  # type: ignore[attr-defined]
+    assert len(pages) == 1 and pages[0]["kind"] == "page"
+    ref = pages[0]["ref"]
+    assert ctx.tables["alerts"][ref]["state"] == "paged"
+    assert "+34" not in json.dumps(pages) + json.dumps(ctx.topics["events"].values())  # type: ignore[attr-defined]
+
+
+async def test_notify_agent_sends_each_page_once(ctx: Pronto) -> None:
+    msg = {"schema": 1, "page_id": "P1234-p0", "kind": "page", "ref": "1234", "location_id": "bus-42",
+           "to_name": "Ana", "contact": "", "body": "Linea 42: 2/10. Responda OK 1234",
+           "created_at": time.time(), "received_at": time.time(), "level": 0}  # fmt: skip
+    async with agent(ctx, "notify").test_context() as a:
+        await a.put(key=b"bus-42", value=json.dumps(msg).encode())
+        await a.put(key=b"bus-42", value=json.dumps(msg).encode())
+    sender: RecordingSender = ctx.sender  # type: ignore[assignment]
+    assert [p.to for p in sender.pages] == ["+34600000001"]
+    assert [e["event"] for e in ctx.topics["events"].values()] == ["page_sent"]  # type: ignore[attr-defined]
+
+
+async def test_a_correction_is_learned_at_once(ctx: Pronto) -> None:
+    model: SentimentModel = ctx.state["model"]
+    before = model.version
+    event = {"schema": 1, "event": "corrected", "ref": "1", "location_id": "bus-42",
+             "label": "positive", "text": "el bus va lleno pero bien", "lang": "es"}  # fmt: skip
+    async with agent(ctx, "learn_corrections").test_context() as a:
+        await a.put(key=b"bus-42", value=json.dumps(event).encode())
+    assert model.version == before + 1

@@ -1,0 +1,53 @@
+"""Issue 4, end to end: rolling scores and the model survive a worker restart."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import pytest
+
+from tests.support.http import request
+from tests.support.kafka import read_json
+
+pytestmark = pytest.mark.kafka
+
+
+def scores(url: str) -> dict[str, object]:
+    with urllib.request.urlopen(f"{url}/api/v1/scores", timeout=10) as r:
+        return json.loads(r.read())["locations"]
+
+
+def model_version(url: str) -> float:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith("pronto_sentiment_model_version "):
+                return float(line.split()[1])
+    raise AssertionError("no model version metric")
+
+
+def test_restart_keeps_tables_and_model(make_worker, bootstrap, tmp_path):
+    w = make_worker(PRONTO_MODEL_SAVE_INTERVAL_S="1")
+    answers = [5, 4, 4, 2, 1, 5, 3, 4]  # csat5 at resto-sol: 5 satisfied of 8
+    for i, s in enumerate(answers):
+        status, body = request("POST", f"{w.url}/api/v1/feedback", {
+            "location_id": "resto-sol", "score": s, "comment": f"comentario número {i}: {'genial' if s > 3 else 'mal'}"})  # fmt: skip
+        assert status == 201, body
+    prefix = w.env["PRONTO_TOPIC_PREFIX"]
+    assert len(read_json(bootstrap, f"{prefix}feedback.scored", min_records=len(answers), timeout_s=30)) == len(answers)
+    before = scores(w.url)["resto-sol"]["windows"]["1h"]
+    assert (before["csat_n"], before["csat"]) == (8, 5 / 8)
+    version = model_version(w.url)
+    time.sleep(3)  # past one model save
+    w.stop()
+    w2 = make_worker(dict(w.env))  # same group, same tables: a restart
+    after = scores(w2.url)["resto-sol"]["windows"]["1h"]
+    assert after == before
+    assert model_version(w2.url) == version  # the model was restored, not re-seeded
+    status, _ = request("POST", f"{w2.url}/api/v1/feedback", {"location_id": "resto-sol", "score": 1})
+    assert status == 201
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and scores(w2.url)["resto-sol"]["windows"]["1h"]["csat_n"] != 9:
+        time.sleep(0.3)
+    assert scores(w2.url)["resto-sol"]["windows"]["1h"]["csat_n"] == 9
