@@ -165,10 +165,11 @@ class Offsets:
     """End offsets of topics and a group's committed offsets, from one kafka-python client."""
 
     def __init__(self, bootstrap: str) -> None:
-        from kafka import KafkaAdminClient, KafkaConsumer
+        from kafka import KafkaConsumer
 
+        self.bootstrap = bootstrap
         self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        self._admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        self._groups: dict[str, object] = {}
 
     def _parts(self, topic: str) -> list[object]:
         from kafka import TopicPartition
@@ -183,9 +184,20 @@ class Offsets:
 
     def committed(self, group: str, topic: str) -> int:
         """Sum of `group`'s committed offsets on `topic`."""
-        offsets = self._admin.list_consumer_group_offsets(group)
-        return sum(m.offset for tp, m in offsets.items() if tp.topic == topic and m.offset > 0)
+        from kafka import KafkaConsumer
+
+        reader = self._groups.get(group)
+        if reader is None:  # a member of no generation: it reads the offsets, never joins
+            reader = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=group,
+                                   enable_auto_commit=False)  # fmt: skip
+            self._groups[group] = reader
+        total = 0
+        for tp in self._parts(topic):
+            got = reader.committed(tp)  # type: ignore[attr-defined]
+            total += got or 0
+        return total
 
     def close(self) -> None:
         self._consumer.close()
-        self._admin.close()
+        for reader in self._groups.values():
+            reader.close()  # type: ignore[attr-defined]

@@ -55,34 +55,49 @@ def records(pool: Sequence[dict[str, object]], start: int, count: int,
 
 
 def produce(bootstrap: str, topic: str, items: Iterator[tuple[bytes, bytes]]) -> tuple[int, float]:
-    """Send `items` with kafka-python (acks=1, big batches); (count, seconds)."""
-    from kafka import KafkaProducer
+    """Send `items` keyed as the worker keys them, in big batches (acks=1); (count, seconds)."""
+    return asyncio.run(_produce(bootstrap, topic, items))
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20,
-                             batch_size=512 * 1024)  # fmt: skip
+
+async def _produce(bootstrap: str, topic: str,
+                   items: Iterator[tuple[bytes, bytes]]) -> tuple[int, float]:  # fmt: skip
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.partitioner import DefaultPartitioner
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20,
+                                max_batch_size=1024 * 1024, max_request_size=4 * 1024 * 1024)  # fmt: skip
+    await producer.start()
     t0 = time.monotonic()
     n = 0
     try:
+        parts = sorted(await producer.partitions_for(topic))
+        partitioner = DefaultPartitioner()
+        batches = {p: producer.create_batch() for p in parts}
+        pending = []
         for key, value in items:
-            producer.send(topic, key=key, value=value)
+            p = partitioner(key, parts, parts)
+            if batches[p].append(key=key, value=value, timestamp=None) is None:
+                pending.append(await producer.send_batch(batches[p], topic, partition=p))
+                batches[p] = producer.create_batch()
+                batches[p].append(key=key, value=value, timestamp=None)
             n += 1
-        producer.flush(120)
+        for p, batch in batches.items():
+            if batch.record_count():
+                pending.append(await producer.send_batch(batch, topic, partition=p))
+        await asyncio.gather(*pending)
     finally:
-        producer.close(30)
+        await producer.stop()
     return n, time.monotonic() - t0
 
 
 async def _aiokafka_read(bootstrap: str, topic: str, count: int, timeout_s: float) -> float:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest")  # fmt: skip
+    # No group: the consumer takes every partition, from the beginning.
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest")  # fmt: skip
     await consumer.start()
     try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in parts]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
         n, t0 = 0, time.monotonic()
         while n < count and time.monotonic() - t0 < timeout_s:
             batch = await consumer.getmany(timeout_ms=500, max_records=10_000)

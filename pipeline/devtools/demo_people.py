@@ -81,7 +81,7 @@ class People:
             who = self._customer(ev)
             if who is not None:
                 self.customer_of[ref] = who
-        elif kind == "page_sent" and ev.get("kind") in ("page", "manager"):
+        elif kind == "page_sent" and ev.get("kind") in ("page", "manager") and ref in self.state:
             if str(ev.get("page_id", "")).endswith("-m8"):
                 return  # an overdue notice, not a page to act on
             if self.rng.random() >= self.behaviour.miss_share:
@@ -102,7 +102,8 @@ class People:
             return  # someone else took it, or it was closed
         await self._reply(sup.phone, to, f"OK {ref}")
         await asyncio.sleep(self.rng.uniform(*self.behaviour.resolve_delay_s))
-        if self.state.get(ref) == "acknowledged":
+        if self.state.get(ref) in ("paged", "escalated", "acknowledged"):
+            # Not only "acknowledged": a DONE resolves an alert whose ack was lost, as it should.
             await self._reply(sup.phone, to, f"DONE {ref}")
 
     async def _answer_follow_up(self, ref: str) -> None:

@@ -39,6 +39,8 @@ class Board:
     acks: int = 0
     throttled: int = 0
     latencies: list[float] = field(default_factory=list)
+    current: set[str] = field(default_factory=set)  # alerts opened during this run
+    earlier_events: int = 0
 
     def on_event(self, ev: dict[str, Any]) -> None:
         """Count one lifecycle or page event from `alerts.events`."""
@@ -47,6 +49,12 @@ class Board:
         if key in self._seen:
             return  # at-least-once delivery: the same event may arrive twice
         self._seen.add(key)
+        if kind == "opened":
+            self.current.add(ref)
+        elif ref not in self.current:
+            # An alert from an earlier run, restored from its table: not this run's story.
+            self.earlier_events += 1
+            return
         when = datetime.fromtimestamp(float(ev.get("at") or time.time())).strftime("%H:%M:%S")
         loc = str(ev.get("location_id", ""))
         step = {"opened": "alerts", "paged": "paged", "acknowledged": "acknowledged",
@@ -89,6 +97,7 @@ class Board:
         return {"pages_sent": self.pages_sent, "escalations": self.escalations,
                 "acks": self.acks, "throttled": self.throttled,
                 "customer_messages": self.customer_messages, "funnel": self.funnel(),
+                "earlier_alert_events": self.earlier_events,
                 "scores": self.scores}  # fmt: skip
 
     def plain_line(self, rate: float) -> str:
@@ -120,7 +129,9 @@ class Board:
         p50 = f"{lat[len(lat) // 2] * 1000:.0f} ms" if lat else "-"
         stats = Text(f"feedback {rate:.1f}/s   pages sent {self.pages_sent}   escalations "
                      f"{self.escalations}   throttled {self.throttled}   customer messages "
-                     f"{self.customer_messages}   message->page p50 {p50}")  # fmt: skip
+                     f"{self.customer_messages}   message->page p50 {p50}"
+                     + (f"   (+{self.earlier_events} events of earlier runs' alerts)"
+                        if self.earlier_events else ""))  # fmt: skip
         return Group(
             Panel(head),
             scores,

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from kafka.partitioner.default import murmur2
 from prometheus_client.core import GaugeMetricFamily
 
-from pipeline.config import UNKNOWN_LOCATION
+from pipeline.config import SCALES, UNKNOWN_LOCATION
 from pipeline.records import Feedback, RecordError, ScoredFeedback
 from pipeline.scoring import windows as win
 from pipeline.scoring.drift import DriftMonitor
 from pipeline.scoring.scorer import Scorer
-from pipeline.scoring.sentiment import SentimentModel
+from pipeline.scoring.sentiment import SentimentModel, label_from_score
 
 if TYPE_CHECKING:
     from pipeline.app import Pronto
@@ -157,6 +157,21 @@ def load_model(ctx: Pronto) -> tuple[SentimentModel, DriftMonitor]:
     return SentimentModel.with_seed_corpus(), DriftMonitor()
 
 
+def check_answer(fb: Feedback) -> None:
+    """Raise `RecordError` for an answer no scale allows: it would crash or skew the counters.
+
+    >>> check_answer(Feedback("f", 0.0, "sms", "x", score=9, scale="nps10"))
+    >>> check_answer(Feedback("f", 0.0, "sms", "x", score=9, scale="csat5"))
+    Traceback (most recent call last):
+    ...
+    pipeline.records.RecordError: Feedback.score: 9 is not an answer on csat5
+    """
+    if fb.scale is not None and fb.scale not in SCALES:
+        raise RecordError(f"Feedback.scale: one of {SCALES}, got {fb.scale!r}")
+    if fb.score is not None and fb.scale and label_from_score(fb.score, fb.scale) is None:
+        raise RecordError(f"Feedback.score: {fb.score} is not an answer on {fb.scale}")
+
+
 def register(ctx: Pronto) -> None:
     app = ctx.app
     s = ctx.settings
@@ -218,6 +233,7 @@ def register(ctx: Pronto) -> None:
             scorer: Scorer = state["scorer"]
             try:
                 fb = Feedback.from_json(event.value)
+                check_answer(fb)
             except RecordError as e:
                 logger.warning("undecodable record to the DLQ: %s", e)
                 await send_dlq(ctx, event.key, event.value, str(e), "score")

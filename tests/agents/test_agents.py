@@ -48,7 +48,9 @@ def agent(ctx: Pronto, name: str) -> Any:
     return next(a for key, a in ctx.app.agents.items() if key.endswith("." + name))
 
 
-def feedback(fid: str, score: int | None, text: str, loc: str = "bus-42", scale: str = "nps10") -> Feedback:
+def feedback(
+    fid: str, score: int | None, text: str, loc: str = "bus-42", scale: str = "nps10"
+) -> Feedback:
     return Feedback(id=fid, received_at=time.time(), channel="sms", location_id=loc,
                     customer_ref=f"c_{fid}", score=score, scale=scale if score is not None else None,
                     text=text, lang="es", contact=ctx_privacy_encrypt("+34600111222"))  # fmt: skip

@@ -22,8 +22,8 @@ import pytest
 from pipeline.alerts import roster
 from pipeline.config import Location, Supervisor, load_venues
 from pipeline.kafka_local import LocalKafka, deploy_dir
-from tests.e2e.test_alerts import sent_messages, twilio_env, wait_for
-from tests.support.kafka import ROOT, Worker, read_json
+from tests.support.kafka import ROOT, Worker, read_json, worker_env
+from tests.support.twilio import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN
 
 pytestmark = [pytest.mark.kafka, pytest.mark.browser]
 
@@ -39,6 +39,32 @@ DESKTOP = {"viewport": {"width": 1280, "height": 800}, "locale": "en-GB"}
 VENUES = load_venues(deploy_dir() / "pronto.demo.toml")
 LOC_ID = "resto-sol"
 REF_RE = re.compile(r"^[A-Z2-9]{6}$")  # what `feedback_ref` gives: base32 without I L O U 0 1
+PRONTO_FROM = "+34910000099"
+Message = dict[str, Any]
+
+
+def sent_messages(mock: Any) -> list[Message]:
+    """The SMS the worker asked the Twilio mock to send, oldest first."""
+    return [
+        r for r in mock.recorded() if r["method"] == "POST" and r["path"].endswith("/Messages.json")
+    ]
+
+
+def sms_body(m: Message) -> str:
+    return str(m["form"].get("Body", ""))
+
+
+def wait_for(mock: Any, to: str, contains: str = "", timeout_s: float = 30.0) -> list[Message]:
+    """The messages to `to` (with `contains` in the body) once the mock has answered them."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = [
+            m for m in sent_messages(mock) if m["form"].get("To") == to and contains in sms_body(m)
+        ]
+        if found and all(m.get("status") is not None for m in found):
+            return found
+        time.sleep(0.2)
+    return []
 
 
 def location() -> Location:
@@ -77,8 +103,11 @@ def worker(
 ) -> Iterator[Worker]:
     """One worker for the module, paging through the Twilio mock; acks never time out here."""
     tmp = tmp_path_factory.mktemp("browser")
-    env = twilio_env(kafka.bootstrap, tmp / "home", twilio_mock_session.base_url,
-                     PRONTO_ACK_TIMEOUT_S="120")  # fmt: skip
+    env = worker_env(
+        kafka.bootstrap, tmp / "home", PRONTO_TWILIO_API_BASE=twilio_mock_session.base_url,
+        PRONTO_TWILIO_ACCOUNT_SID=FAKE_ACCOUNT_SID, PRONTO_TWILIO_AUTH_TOKEN=FAKE_AUTH_TOKEN,
+        PRONTO_TWILIO_FROM=PRONTO_FROM, PRONTO_ACK_TIMEOUT_S="120",
+    )  # fmt: skip
     w = Worker(env=env, port=int(env["PRONTO_WEB_PORT"]), log=tmp / "worker.log")
     try:
         yield w.start()
@@ -92,12 +121,15 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-def request(w: Worker, method: str, path: str, body: bytes | None = None,
-            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:  # fmt: skip
+Reply = tuple[int, dict[str, str], bytes]
+
+
+def request(w: Worker, method: str, path: str, data: bytes | None = None,
+            headers: dict[str, str] | None = None) -> Reply:  # fmt: skip
     """One HTTP request that does not follow redirects: (status, headers, body)."""
     conn = http.client.HTTPConnection("127.0.0.1", w.port, timeout=10)
     try:
-        conn.request(method, path, body=body, headers=headers or {})
+        conn.request(method, path, body=data, headers=headers or {})
         r = conn.getresponse()
         return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
     finally:
@@ -164,24 +196,24 @@ def test_phone_form_to_console_ack_and_resolve_reach_the_customer(
     small.screenshot(path=str(artifacts / "console-phone.png"), full_page=True)
     pocket.close()
     # The on-shift supervisor was paged by SMS with the same alert reference.
-    pages = wait_for(mock, lambda m: m["form"].get("To") == sup.phone)
-    assert len(pages) == 1 and f"OK {alert_ref}" in pages[0]["form"]["Body"]
+    pages = wait_for(mock, sup.phone)
+    assert len(pages) == 1 and f"OK {alert_ref}" in sms_body(pages[0])
 
     # Ack: the customer is told, by name, who is coming.
     card.locator("button.btn-ack").click()
     console.locator(f"#alert-{alert_ref} .badge", has_text="Acknowledged").wait_for(timeout=10_000)
     console.screenshot(path=str(artifacts / "console-acked.png"), full_page=True)
-    told = wait_for(mock, lambda m: m["form"].get("To") == customer)
+    told = wait_for(mock, customer)
     assert len(told) == 1, sent_messages(mock)
     assert told[0]["status"] == 201, told[0]  # Prism took it under Twilio's contract
-    assert sup.name in told[0]["form"]["Body"], told[0]["form"]["Body"]
+    assert sup.name in sms_body(told[0]), sms_body(told[0])
 
     # Resolve: the card leaves the list and the customer gets the follow-up question.
     console.locator(f"#alert-{alert_ref} button.btn-resolve").click()
     console.locator(f"#alert-{alert_ref}").wait_for(state="detached", timeout=10_000)
-    told = wait_for(mock, lambda m: m["form"].get("To") == customer and "1-5" in m["form"]["Body"])
+    told = wait_for(mock, customer, contains="1-5")
     assert len(told) == 1, sent_messages(mock)
-    assert alert_ref in told[0]["form"]["Body"]
+    assert alert_ref in sms_body(told[0])
     assert console.evaluate("window.__sameDocument") is True
     phone.close()
     desk.close()
@@ -220,7 +252,8 @@ def test_form_works_without_javascript(
     mine: list[dict[str, Any]] = []
     while not mine and time.monotonic() < deadline:
         records = read_json(kafka.bootstrap, topic, timeout_s=5)
-        mine = [r for r in records if isinstance(r.get("meta"), dict) and r["meta"].get("ref") == ref]
+        mine = [r for r in records if (meta := r.get("meta")) and isinstance(meta, dict)
+                and meta.get("ref") == ref]  # fmt: skip
     assert len(mine) == 1
     assert mine[0]["score"] == 4 and mine[0]["channel"] == "web"
 
@@ -231,9 +264,7 @@ PROTECTED = [("GET", "/api/v1/alerts"), ("GET", "/api/v1/alerts/stream")] + [
 ]
 
 
-def test_protected_routes_need_a_login_and_public_ones_do_not(
-    browser: Any, worker: Worker
-) -> None:
+def test_protected_routes_need_a_login_and_public_ones_do_not(browser: Any, worker: Worker) -> None:
     # The console page sends a browser to the login page.
     status, headers, _ = request(worker, "GET", "/console", headers={"Accept": "text/html"})
     assert status == 303 and headers["location"] == "/login"

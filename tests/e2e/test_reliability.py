@@ -160,7 +160,9 @@ def test_sigkill_five_times_under_load_loses_nothing_and_pages_once(
         at = time.monotonic() - t0
         w.kill()
         w.start()
-        kills.append({"killed_at_s": round(at, 1), "back_in_s": round(time.monotonic() - t0 - at, 1)})
+        kills.append(
+            {"killed_at_s": round(at, 1), "back_in_s": round(time.monotonic() - t0 - at, 1)}
+        )
     threads[0].join()
     load_done_s = time.monotonic() - t0
     stop.set()
@@ -392,6 +394,7 @@ def test_poison_records_from_kcat_go_to_the_dlq_and_the_agents_keep_going(
         b'{"schema": 1, "id": "x"}',
         b'{"schema": 99, "id": "future", "location_id": "loc-00", "received_at": 1}',
         json.dumps(bad_fb).encode(),
+        json.dumps({**bad_fb, "id": "poison-score", "scale": "csat5", "score": 99}).encode(),
     ]
     kcat(bootstrap, "-P", "-t", f"{prefix}feedback.raw", "-k", "loc-00",
          data=b"\n".join(raw_garbage) + b"\n")  # fmt: skip
@@ -440,8 +443,11 @@ def test_privacy_no_phone_number_in_logs_metrics_or_topics(
     status, _ = post_sms(w.url, sms_params("SM" + "c" * 32, sms_customer, venue,
                                            "Un 2 de 10, el camarero fue muy borde"))  # fmt: skip
     assert status == 200
-    status, _ = request("POST", f"{w.url}/api/v1/feedback", {
-        "location_id": "loc-00", "score": 1, "comment": "fatal", "phone": "+34 655 44 33 22"})
+    status, _ = request(
+        "POST",
+        f"{w.url}/api/v1/feedback",
+        {"location_id": "loc-00", "score": 1, "comment": "fatal", "phone": "+34 655 44 33 22"},
+    )
     assert status == 201
     import urllib.parse
 

@@ -35,7 +35,9 @@ def test_restart_keeps_tables_and_model(make_worker, bootstrap, tmp_path):
             "location_id": "resto-sol", "score": s, "comment": f"comentario número {i}: {'genial' if s > 3 else 'mal'}"})  # fmt: skip
         assert status == 201, body
     prefix = w.env["PRONTO_TOPIC_PREFIX"]
-    assert len(read_json(bootstrap, f"{prefix}feedback.scored", min_records=len(answers), timeout_s=30)) == len(answers)
+    assert len(
+        read_json(bootstrap, f"{prefix}feedback.scored", min_records=len(answers), timeout_s=30)
+    ) == len(answers)
     before = scores(w.url)["resto-sol"]["windows"]["1h"]
     assert (before["csat_n"], before["csat"]) == (8, 5 / 8)
     version = model_version(w.url)
@@ -45,9 +47,13 @@ def test_restart_keeps_tables_and_model(make_worker, bootstrap, tmp_path):
     after = scores(w2.url)["resto-sol"]["windows"]["1h"]
     assert after == before
     assert model_version(w2.url) == version  # the model was restored, not re-seeded
-    status, _ = request("POST", f"{w2.url}/api/v1/feedback", {"location_id": "resto-sol", "score": 1})
+    status, _ = request(
+        "POST", f"{w2.url}/api/v1/feedback", {"location_id": "resto-sol", "score": 1}
+    )
     assert status == 201
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and scores(w2.url)["resto-sol"]["windows"]["1h"]["csat_n"] != 9:
+    while (
+        time.monotonic() < deadline and scores(w2.url)["resto-sol"]["windows"]["1h"]["csat_n"] != 9
+    ):
         time.sleep(0.3)
     assert scores(w2.url)["resto-sol"]["windows"]["1h"]["csat_n"] == 9

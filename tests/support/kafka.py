@@ -99,6 +99,7 @@ def worker_env(bootstrap: str, home: Path, **overrides: str) -> dict[str, str]:
         "PRONTO_SECRET_KEY": "test-secret",
         "PRONTO_LOG_LEVEL": "INFO",
         "PRONTO_PARTITIONS": "4",
+        "PRONTO_INGEST_TIMEOUT_S": "15",  # a shared 2-core box under load is slow, not down
     })  # fmt: skip
     env.update(overrides)
     return env

@@ -1,0 +1,151 @@
+"""The pure alert desk: alerts opened, joined, acknowledged, escalated, followed up."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pipeline.alerts import desk, roster
+from pipeline.alerts import lifecycle as lc
+from pipeline.config import load_venues
+from pipeline.kafka_local import deploy_dir
+from pipeline.records import Feedback, ScoredFeedback
+
+VENUES = load_venues(deploy_dir() / "pronto.demo.toml")
+BUS = VENUES.by_id("bus-42")
+assert BUS is not None
+
+
+@dataclass
+class DictBook:
+    alerts: dict[str, lc.Alert] = field(default_factory=dict)
+    index: dict[str, str] = field(default_factory=dict)
+
+    def alert(self, ref: str) -> lc.Alert | None:
+        return self.alerts.get(ref)
+
+    def open_ref(self, key: str) -> str | None:
+        ref = self.index.get(key)
+        return ref if ref in self.alerts else None
+
+    def ref_taken(self, ref: str) -> bool:
+        return ref in self.alerts
+
+    def apply(self, out: desk.Outputs) -> None:
+        for ref, a in out.alerts.items():
+            if a is None:
+                self.alerts.pop(ref, None)
+            else:
+                self.alerts[ref] = a
+        for k, r in out.index.items():
+            if r is None:
+                self.index.pop(k, None)
+            else:
+                self.index[k] = r
+
+
+def scored(fid: str, score: int | None, text: str, customer: str = "c_1", p_neg: float = 0.1,
+           scores: dict[str, object] | None = None) -> ScoredFeedback:  # fmt: skip
+    fb = Feedback(id=fid, received_at=time.time(), channel="sms", location_id="bus-42",
+                  customer_ref=customer, score=score, scale="nps10" if score is not None else None,
+                  text=text, lang="es", contact="enc", meta={"ref": "ABCDEF"})  # fmt: skip
+    return ScoredFeedback(feedback=fb.to_dict(), sentiment_negative=p_neg, sentiment_label="x",
+                          model_version=1, scored_at=time.time(), scores=scores or {})  # fmt: skip
+
+
+def test_a_complaint_opens_and_pages_the_first_on_shift() -> None:
+    book, now = DictBook(), time.time()
+    out = desk.on_feedback(book, BUS, scored("f1", 2, "sucio"), now)
+    assert [e["event"] for e in out.events] == ["opened", "paged"]
+    (page,) = out.messages
+    expected, _ = roster.recipient(BUS, 0, datetime.fromtimestamp(now, UTC))
+    assert page["to_name"] == expected.name and page["kind"] == "page"
+    assert page["page_id"] == f"P{page['ref']}-p0"
+    assert out.events[1]["feedback_ref"] == "ABCDEF"
+
+
+def test_a_happy_answer_opens_nothing() -> None:
+    out = desk.on_feedback(DictBook(), BUS, scored("f1", 9, "genial"), time.time())
+    assert out.events == [] and out.messages == []
+
+
+def test_further_messages_join_and_the_same_feedback_twice_changes_nothing() -> None:
+    book, now = DictBook(), time.time()
+    book.apply(desk.on_feedback(book, BUS, scored("f1", 2, "sucio"), now))
+    out = desk.on_feedback(book, BUS, scored("f2", None, "y además huele mal", p_neg=0.95), now + 5)
+    assert [e["event"] for e in out.events] == ["joined"] and out.messages == []
+    book.apply(out)
+    again = desk.on_feedback(
+        book, BUS, scored("f2", None, "y además huele mal", p_neg=0.95), now + 6
+    )
+    assert again.events == [] and again.messages == []
+
+
+def test_ack_tells_the_customer_the_name_and_resolve_asks_the_follow_up() -> None:
+    book, now = DictBook(), time.time()
+    book.apply(desk.on_feedback(book, BUS, scored("f1", 1, "fatal"), now))
+    ref = next(iter(book.alerts))
+    out = desk.on_command(book, BUS, {"type": "ack", "ref": ref, "by": "Luis"}, now + 20)
+    book.apply(out)
+    (msg,) = out.messages
+    assert msg["kind"] == "customer" and "Luis" in msg["body"] and msg["contact"] == "enc"
+    out = desk.on_command(book, BUS, {"type": "resolve", "ref": ref, "by": "Luis"}, now + 60)
+    book.apply(out)
+    assert "1-5" in out.messages[0]["body"]
+    out = desk.on_feedback(book, BUS, scored("f3", None, "5"), now + 90)
+    assert [e["event"] for e in out.events] == ["followed_up"]
+    assert out.events[0]["alert"]["outcome"] == "recovered"
+    assert out.alerts[ref] is None  # closed: out of the table
+
+
+def test_no_ack_escalates_to_the_next_one_and_a_late_ack_stops_it() -> None:
+    book, now = DictBook(), time.time()
+    book.apply(desk.on_feedback(book, BUS, scored("f1", 0, "horrible"), now))
+    ref = next(iter(book.alerts))
+    assert not desk.due_now(book.alerts[ref], BUS, now + 30)
+    assert desk.due_now(book.alerts[ref], BUS, now + BUS.ack_timeout_s + 1)
+    out = desk.on_command(book, BUS, {"type": "tick", "ref": ref}, now + BUS.ack_timeout_s + 1)
+    book.apply(out)
+    (page,) = out.messages
+    second, _ = roster.recipient(BUS, 1, datetime.fromtimestamp(now + BUS.ack_timeout_s + 1, UTC))
+    assert page["to_name"] == second.name and page["page_id"] == f"P{ref}-p1"
+    book.apply(desk.on_command(book, BUS, {"type": "ack", "ref": ref, "by": second.name}, now + 70))
+    assert not desk.due_now(book.alerts[ref], BUS, now + 200)
+
+
+def test_a_failed_delivery_escalates_at_once_but_only_for_the_latest_page() -> None:
+    book, now = DictBook(), time.time()
+    book.apply(desk.on_feedback(book, BUS, scored("f1", 1, "mal"), now))
+    ref = next(iter(book.alerts))
+    stale = desk.on_command(
+        book, BUS, {"type": "delivery_failed", "page_id": f"P{ref}-p7"}, now + 1
+    )
+    assert stale.messages == []
+    out = desk.on_command(book, BUS, {"type": "delivery_failed", "page_id": f"P{ref}-p0"}, now + 1)
+    assert [m["page_id"] for m in out.messages] == [f"P{ref}-p1"]
+
+
+def test_not_a_complaint_closes_it_and_teaches_the_model() -> None:
+    book, now = DictBook(), time.time()
+    book.apply(desk.on_feedback(book, BUS, scored("f1", None, "el bus va lleno", p_neg=0.97), now))
+    ref = next(iter(book.alerts))
+    out = desk.on_command(book, BUS, {"type": "not_complaint", "ref": ref, "by": "Ana"}, now + 5)
+    corrected = [e for e in out.events if e["event"] == "corrected"]
+    assert corrected and corrected[0]["label"] in ("neutral", "positive")
+    assert corrected[0]["text"] == "el bus va lleno"
+    assert out.alerts[ref] is None
+
+
+def test_a_falling_csat_goes_to_the_manager_once() -> None:
+    resto = VENUES.by_id("resto-sol")
+    assert resto is not None
+    book, now = DictBook(), time.time()
+    window = {"1h": {"csat": 0.3, "csat_n": resto.trend_min_answers + 5}}
+    fb = scored("f1", None, "ok", p_neg=0.2, scores=window)
+    fb.feedback["location_id"] = "resto-sol"
+    out = desk.on_feedback(book, resto, fb, now)
+    book.apply(out)
+    managers = [m for m in out.messages if m["to_name"] == resto.escalation.manager]
+    assert len(managers) == 1 and managers[0]["kind"] == "manager"
+    assert desk.on_feedback(book, resto, fb, now + 1).messages == []
