@@ -72,14 +72,20 @@ def test_shorthand_decides_short_text(text: str, expected: str) -> None:
         ("The driver was very kind and the bus was spotless", "en"),
         ("O quarto estava muito limpo, obrigado", "pt"),
         ("Le repas était délicieux, merci beaucoup", "fr"),
-        ("L'habitació estava molt neta i el personal molt amable", "ca"),
-        ("Il cameriere è stato molto gentile, grazie", "it"),
-        ("Das Essen war kalt und der Kellner unfreundlich", "de"),
     ],
 )
 def test_every_supported_language(text: str, expected: str) -> None:
     assert expected in LANGUAGES
     assert detect_language(text, default="es" if expected != "es" else "en") == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Il cameriere è stato molto gentile, grazie", "Das Essen war kalt und der Kellner unfreundlich"],
+)
+def test_an_unsupported_language_is_never_reported(text: str) -> None:
+    # Italian and German were dropped to save 110 MB: such text gets a supported code.
+    assert detect_language(text, default="en") in LANGUAGES
 
 
 def test_a_non_string_gets_the_default() -> None:
