@@ -104,6 +104,8 @@ def _open(book: Book, loc: Location, key: str, decision: Decision, sf: ScoredFee
         contact=fb.contact if fb else "", lang=fb.lang if fb else loc.lang,
         opened_at=fb.received_at if fb else now,
     )  # fmt: skip
+    if fb is not None:
+        alert = dataclasses.replace(alert, feedback_ref=str(fb.meta.get("ref", "")))
     if decision.for_manager:
         sup = loc.supervisor(loc.escalation.manager)
         fallback = False

@@ -101,6 +101,7 @@ class Alert:
     contact: str = ""  # the encrypted customer number, "" when there is none
     lang: str = ""
     manager_notified: bool = False
+    feedback_ref: str = ""  # the reference the customer was given for the first message
 
     @property
     def is_open(self) -> bool:

@@ -23,6 +23,7 @@ DISMISSED_VISIBLE_S = 3600.0  # a dismissed alert stays an hour, so "it was a co
 PUBLIC_FIELDS = (
     "ref", "location_id", "state", "reason", "urgent", "text", "score", "scale", "p_negative",
     "opened_at", "acked_at", "acked_by", "resolved_by", "level", "lang", "channel", "recipients",
+    "feedback_ref",
 )  # fmt: skip
 STATE_LABELS = {
     "opened": "New", "paged": "Paged", "escalated": "Escalated", "acknowledged": "Acknowledged",
@@ -121,6 +122,14 @@ def _fact(label: str, value: str, cls: str = "") -> str:
     return f"<div><dt>{escape(label)}</dt><dd{c}>{escape(value)}</dd></div>"
 
 
+def _fref(alert: dict[str, Any]) -> str:
+    # The customer was given the feedback's reference: show it so a caller can be matched.
+    fref = str(alert.get("feedback_ref", ""))
+    return (
+        f' <span class="ref fref" title="customer reference">{escape(fref)}</span>' if fref else ""
+    )
+
+
 def render_card(alert: dict[str, Any], csrf: str, now: float) -> str:
     """One alert as a card with its action buttons (`alert` as from `public_alert`)."""
     ref = str(alert.get("ref", ""))
@@ -156,7 +165,7 @@ def render_card(alert: dict[str, Any], csrf: str, now: float) -> str:
         f'<span class="badge">{escape(STATE_LABELS.get(state, state))}</span>'
         f"{URGENT_BADGE if urgent else ''}"
         f'<span class="loc">{escape(str(alert.get("location", "")))}</span>'
-        f'<span class="ref">#{escape(ref)}</span></div>'
+        f'<span class="ref">#{escape(ref)}</span>{_fref(alert)}</div>'
         f'{quote}<dl class="facts">{"".join(facts)}</dl>'
         f'<div class="actions">{buttons}</div></li>'
     )

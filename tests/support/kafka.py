@@ -11,6 +11,7 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
@@ -134,5 +135,5 @@ def read_topic(
         consumer.close()
 
 
-def read_json(bootstrap: str, topic: str, **kw: float) -> list[dict[str, object]]:
+def read_json(bootstrap: str, topic: str, **kw: Any) -> list[dict[str, object]]:
     return [json.loads(v) for v in read_topic(bootstrap, topic, **kw)]

@@ -18,7 +18,9 @@ def test_missing_maven_or_java_is_named(tmp_path: Path, monkeypatch: pytest.Monk
         LocalKafka(tmp_path, 1).start()
 
 
-def test_a_kafka_home_without_jars_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_kafka_home_without_jars_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PRONTO_KAFKA_HOME", str(tmp_path))
     with pytest.raises(KafkaSetupError, match="libs/kafka_"):
         provision_jars(tmp_path)

@@ -81,7 +81,10 @@ def test_every_supported_language(text: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Il cameriere è stato molto gentile, grazie", "Das Essen war kalt und der Kellner unfreundlich"],
+    [
+        "Il cameriere è stato molto gentile, grazie",
+        "Das Essen war kalt und der Kellner unfreundlich",
+    ],
 )
 def test_an_unsupported_language_is_never_reported(text: str) -> None:
     # Italian and German were dropped to save 110 MB: such text gets a supported code.

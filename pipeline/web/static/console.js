@@ -66,6 +66,7 @@
     if (a.urgent) head.appendChild(el("span", "badge urgent", "Urgent"));
     head.appendChild(el("span", "loc", a.location || names[a.location_id] || a.location_id));
     head.appendChild(el("span", "ref", "#" + a.ref));
+    if (a.feedback_ref) head.appendChild(el("span", "ref fref", a.feedback_ref));
     li.appendChild(head);
     li.appendChild(a.text ? el("p", "text", a.text) : el("p", "text none", "(no comment)"));
     var dl = el("dl", "facts");
