@@ -62,9 +62,9 @@ def make_faust_app(settings: Settings) -> faust.App:
     home = settings.home.resolve()
     (home / "faust").mkdir(parents=True, exist_ok=True)
     return faust.App(
-        settings.app_id,
+        settings.group_id,
         broker=settings.broker or "kafka://127.0.0.1:9092",
-        datadir=str(home / "faust" / f"{settings.app_id}-{settings.web_port}"),
+        datadir=str(home / "faust" / f"{settings.group_id}-{settings.web_port}"),
         store="memory://",
         autodiscover=False,
         web_enabled=True,

@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     def twilio_enabled(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token.get_secret_value())
 
+    @property
+    def group_id(self) -> str:
+        """The Faust app id (consumer group, changelog names): prefixed like the topics, so
+        that two runs with different prefixes on one broker never share tables."""
+        if self.topic_prefix and not self.app_id.startswith(self.topic_prefix):
+            return f"{self.topic_prefix}{self.app_id}"
+        return self.app_id
+
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
 

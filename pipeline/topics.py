@@ -25,6 +25,9 @@ TOPICS = {
     "model": "pronto.model",
 }
 COMPACTED = ("optouts", "model")
+# Faust names a table's changelog "<app id>-<table>-changelog"; creating them here too closes a
+# start-up race in which an agent wrote to a table before Faust had declared its changelog.
+TABLES = ("score-counters", "seen-feedback", "alerts", "alerts-open-index", "sent-pages")
 MODEL_MAX_BYTES = 32 * 1024 * 1024
 
 
@@ -64,6 +67,16 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
             )
             for short, name in TOPICS.items()
             if settings.topic(name) not in existing
+        ]
+        wanted += [
+            NewTopic(
+                name,
+                settings.partitions,
+                settings.replication,
+                topic_configs={"cleanup.policy": "compact"},
+            )  # fmt: skip
+            for name in (f"{settings.group_id}-{t}-changelog" for t in TABLES)
+            if name not in existing
         ]
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker won the race

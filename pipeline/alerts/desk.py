@@ -24,6 +24,7 @@ from pipeline.records import ScoredFeedback
 logger = logging.getLogger(__name__)
 
 TREND_WINDOW = "1h"
+BURST_SPAN_S = 30.0  # complaints this close together at one location share one grouped page
 
 
 class Book(Protocol):
@@ -32,6 +33,7 @@ class Book(Protocol):
     def alert(self, ref: str) -> lc.Alert | None: ...
     def open_ref(self, key: str) -> str | None: ...
     def ref_taken(self, ref: str) -> bool: ...
+    def at_location(self, location_id: str) -> list[lc.Alert]: ...
 
 
 @dataclass
@@ -72,9 +74,10 @@ def _emit(out: Outputs, alert: lc.Alert, events: list[lc.Event], **extra: Any) -
 
 
 def _message(out: Outputs, alert: lc.Alert, kind: str, level: int, body: str, *,
-             to_name: str = "", contact: str = "", now: float, urgent: bool = False) -> None:  # fmt: skip
+             to_name: str = "", contact: str = "", now: float, urgent: bool = False,
+             kind_code: str = "") -> None:  # fmt: skip
     out.messages.append({
-        "schema": 1, "page_id": f"P{alert.ref}-{kind[0]}{level}", "kind": kind, "ref": alert.ref,
+        "schema": 1, "page_id": f"P{alert.ref}-{kind_code or kind[0]}{level}", "kind": kind, "ref": alert.ref,
         "location_id": alert.location_id, "to_name": to_name, "contact": contact, "body": body,
         "created_at": now, "received_at": alert.opened_at, "level": level, "urgent": urgent,
     })  # fmt: skip
@@ -118,13 +121,31 @@ def _open(book: Book, loc: Location, key: str, decision: Decision, sf: ScoredFee
         logger.warning("nobody on shift at %s: paging the fallback", loc.id, extra={"ref": ref})
     more: list[lc.Event]
     alert, more = lc.page(alert, sup.name, now)
-    _page(out, alert, loc, sup, now)
+    leader = (
+        None if decision.urgent or decision.for_manager else _burst_leader(book, loc, sup.name, now)
+    )
+    if leader is None:
+        _page(out, alert, loc, sup, now)
+    else:
+        # A burst: no page of its own; the leader's grouped page covers it (see `_timers`).
+        alert = dataclasses.replace(alert, burst_of=leader.ref)
+        leader, grouped = lc._step(leader, now, "grouped", ref, burst=(*leader.burst, ref))
+        _emit(out, leader, grouped)
     out.index[key] = ref
     # The customer's acknowledgement gave them the feedback's reference: STATUS <it> works too.
     fref = str(fb.meta.get("ref", "")) if fb else ""
     _emit(out, alert, events + more, recipient_ref=f"{sup.name}@{loc.id}", fallback=fallback,
           feedback_ref=fref)  # fmt: skip
     return out
+
+
+def _burst_leader(book: Book, loc: Location, sup_name: str, now: float) -> lc.Alert | None:
+    """An alert at `loc` paged to the same person moments ago, still unanswered."""
+    for a in book.at_location(loc.id):
+        if (a.state in lc.PAGED_STATES and a.level == 0 and not a.burst_of and not a.burst_paged
+                and a.recipients[-1:] == (sup_name,) and now - (a.paged_at or 0) < BURST_SPAN_S):  # fmt: skip
+            return a
+    return None
 
 
 def on_feedback(book: Book, loc: Location, sf: ScoredFeedback, now: float) -> Outputs:
@@ -197,14 +218,17 @@ def on_command(book: Book, loc: Location, cmd: dict[str, Any], now: float) -> Ou
     by = str(cmd.get("by", ""))
     try:
         if kind == "ack":
-            alert, events = lc.acknowledge(alert, by, now)
-            sup = loc.supervisor(by)
-            if sup is not None:
-                lang = alert.lang or loc.lang
-                _customer_message(
-                    out, alert, 0, messages.coming_text(sup, loc, lang, alert.ref), now
-                )
-            _emit(out, alert, events, channel=cmd.get("channel", ""))
+            # Acknowledging a burst's leader takes the whole burst.
+            burst = [a for r in alert.burst if (a := book.alert(r)) is not None]
+            for member in [alert, *burst]:
+                if member is not alert and member.state not in (lc.State.OPENED, *lc.PAGED_STATES):
+                    continue  # already taken by someone else
+                member, events = lc.acknowledge(member, by, now)
+                sup = loc.supervisor(by)
+                if sup is not None:
+                    text = messages.coming_text(sup, loc, member.lang or loc.lang, member.ref)
+                    _customer_message(out, member, 0, text, now)
+                _emit(out, member, events, channel=cmd.get("channel", ""))
         elif kind == "resolve":
             alert, events = lc.resolve(alert, by, now)
             _customer_message(
@@ -227,18 +251,50 @@ def on_command(book: Book, loc: Location, cmd: dict[str, Any], now: float) -> Ou
                                    "location_id": loc.id, "label": label, "text": alert.text,
                                    "lang": alert.lang})  # fmt: skip
         elif kind in ("delivery_failed", "tick"):
-            out.merge(_timers(alert, loc, now, force_escalate=kind == "delivery_failed",
+            out.merge(_timers(book, alert, loc, now, force_escalate=kind == "delivery_failed",
                               page_id=str(cmd.get("page_id", ""))))  # fmt: skip
     except lc.TransitionError as e:
         logger.info("command ignored: %s", e, extra={"ref": ref})
     return out
 
 
-def _timers(alert: lc.Alert, loc: Location, now: float, *, force_escalate: bool = False,
-            page_id: str = "") -> Outputs:  # fmt: skip
-    out = Outputs()
+def _dues(alert: lc.Alert, loc: Location, now: float) -> list[lc.Due]:
     top = roster.max_level(loc, _at(now))
     dues = lc.due_timers(alert, now, loc.ack_timeout_s, loc.resolve_timeout_s, max_level=top)
+    if alert.burst_of and alert.state in lc.PAGED_STATES:
+        dues = [d for d in dues if d != lc.Due.ESCALATE]  # its leader escalates for the burst
+    return dues
+
+
+def _group_due(alert: lc.Alert, now: float) -> bool:
+    return (
+        bool(alert.burst) and not alert.burst_paged and now - (alert.paged_at or 0) >= BURST_SPAN_S
+    )
+
+
+def _group_page(book: Book, leader: lc.Alert, loc: Location, now: float) -> Outputs:
+    """The burst's one grouped page, to the person the leader was paged to."""
+    out = Outputs()
+    members = [
+        a for r in leader.burst if (a := book.alert(r)) is not None and a.state in lc.PAGED_STATES
+    ]
+    sup = loc.supervisor(leader.recipients[-1]) if leader.recipients else None
+    leader, events = lc._step(leader, now, "group_paged", " ".join(leader.burst), burst_paged=True)
+    if members and sup is not None:
+        body = messages.grouped_page_text([leader, *members], loc, sup, now)
+        _message(out, leader, "page", 0, body, to_name=sup.name, now=now, kind_code="g")
+    _emit(out, leader, events, recipient_ref=f"{sup.name}@{loc.id}" if sup else "")
+    return out
+
+
+def _timers(book: Book, alert: lc.Alert, loc: Location, now: float, *, force_escalate: bool = False,
+            page_id: str = "") -> Outputs:  # fmt: skip
+    out = Outputs()
+    dues = _dues(alert, loc, now)
+    top = roster.max_level(loc, _at(now))
+    if _group_due(alert, now):
+        out.merge(_group_page(book, alert, loc, now))
+        alert = out.alerts[alert.ref] or alert
     latest_page = f"P{alert.ref}-p{alert.level}"
     if (
         force_escalate
@@ -276,5 +332,4 @@ def _timers(alert: lc.Alert, loc: Location, now: float, *, force_escalate: bool 
 
 def due_now(alert: lc.Alert, loc: Location, now: float) -> bool:
     """Whether the timer should send this alert a tick now."""
-    top = roster.max_level(loc, _at(now))
-    return bool(lc.due_timers(alert, now, loc.ack_timeout_s, loc.resolve_timeout_s, max_level=top))
+    return bool(_dues(alert, loc, now)) or _group_due(alert, now)

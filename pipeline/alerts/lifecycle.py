@@ -102,6 +102,9 @@ class Alert:
     lang: str = ""
     manager_notified: bool = False
     feedback_ref: str = ""  # the reference the customer was given for the first message
+    burst_of: str = ""  # the leader's ref, when this alert joined a burst at its location
+    burst: tuple[str, ...] = ()  # on a leader: the refs that joined its burst
+    burst_paged: bool = False  # on a leader: the grouped page has gone out
 
     @property
     def is_open(self) -> bool:
@@ -112,6 +115,7 @@ class Alert:
         d["state"] = str(self.state)
         d["feedback_ids"] = list(self.feedback_ids)
         d["recipients"] = list(self.recipients)
+        d["burst"] = list(self.burst)
         d["history"] = [list(h) for h in self.history]
         return d
 
@@ -123,6 +127,7 @@ class Alert:
         kw["state"] = State(kw.get("state", State.OPENED))
         kw["feedback_ids"] = tuple(kw.get("feedback_ids", ()))
         kw["recipients"] = tuple(kw.get("recipients", ()))
+        kw["burst"] = tuple(kw.get("burst", ()))
         kw["history"] = tuple((float(t), str(e), str(x)) for t, e, x in kw.get("history", ()))
         return cls(**kw)
 

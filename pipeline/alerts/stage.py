@@ -47,6 +47,14 @@ class TableBook:
     def ref_taken(self, ref: str) -> bool:
         return ref in self.alerts or f"ref:{ref}" in self.known_refs
 
+    def at_location(self, location_id: str) -> list[lc.Alert]:
+        # The table holds only the alerts that are not closed: a short scan.
+        return [
+            lc.Alert.from_dict(d)
+            for d in self.alerts.values()
+            if d and d.get("location_id") == location_id
+        ]
+
 
 def observe(ctx: Pronto, ev: dict[str, Any]) -> None:
     """Lifecycle events feed the counters and the response-time histograms."""

@@ -201,3 +201,67 @@ class Offsets:
         self._consumer.close()
         for reader in self._groups.values():
             reader.close()  # type: ignore[attr-defined]
+
+
+def skip_to_end(bootstrap: str, group: str, topics: list[str]) -> int:
+    """Commit `group`'s offsets at the end of `topics` (no member may be running): the next
+    worker starts on fresh traffic, not on the backlog of a saturation run. Returns the skipped
+    record count."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        consumer.assign(tps)
+        before = sum((consumer.committed(tp) or 0) for tp in tps)
+        consumer.seek_to_end(*tps)
+        ends = {tp: consumer.position(tp) for tp in tps}
+        consumer.commit()
+        return sum(ends.values()) - before
+    finally:
+        consumer.close()
+
+
+def changelog_keys(bootstrap: str, topic: str, count: int, received_at: float) -> int:
+    """Write `count` synthetic entries to a table's changelog, in the format the worker wrote
+    its own (copied from its first record): the table a restarted worker must rebuild."""
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             consumer_timeout_ms=3000, auto_offset_reset="earliest")  # fmt: skip
+    try:
+        parts = sorted(consumer.partitions_for_topic(topic) or ())
+        consumer.assign([TopicPartition(topic, p) for p in parts])
+        sample = next(iter(consumer), None)
+    finally:
+        consumer.close()
+    json_keys = sample is not None and (sample.key or b"").startswith(b'"')
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20,
+                             batch_size=512 * 1024)  # fmt: skip
+    try:
+        for i in range(count):
+            fid = f"sms-benchkey{i:09d}"
+            key = json.dumps(fid).encode() if json_keys else fid.encode()
+            producer.send(topic, key=key, value=json.dumps(received_at).encode())
+        producer.flush(120)
+    finally:
+        producer.close(30)
+    return count
+
+
+def scrape(url: str, timeout_s: float = 10.0) -> dict[str, float]:
+    """The worker's /metrics as {"name{labels}": value} (empty if it does not answer)."""
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=timeout_s) as r:
+            text = r.read().decode()
+    except OSError:
+        return {}
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            try:
+                out[name] = float(value)
+            except ValueError:
+                continue
+    return out

@@ -123,3 +123,9 @@ async def test_a_correction_is_learned_at_once(ctx: Pronto) -> None:
     async with agent(ctx, "learn_corrections").test_context() as a:
         await a.put(key=b"bus-42", value=json.dumps(event).encode())
     assert model.version == before + 1
+
+
+def test_every_table_has_its_changelog_created_up_front(ctx: Pronto) -> None:
+    from pipeline.topics import TABLES
+
+    assert {t.name for t in ctx.app.tables.values()} == set(TABLES)

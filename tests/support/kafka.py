@@ -11,8 +11,8 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 

@@ -32,6 +32,9 @@ class DictBook:
     def ref_taken(self, ref: str) -> bool:
         return ref in self.alerts
 
+    def at_location(self, location_id: str) -> list[lc.Alert]:
+        return [a for a in self.alerts.values() if a.location_id == location_id]
+
     def apply(self, out: desk.Outputs) -> None:
         for ref, a in out.alerts.items():
             if a is None:
@@ -149,3 +152,40 @@ def test_a_falling_csat_goes_to_the_manager_once() -> None:
     managers = [m for m in out.messages if m["to_name"] == resto.escalation.manager]
     assert len(managers) == 1 and managers[0]["kind"] == "manager"
     assert desk.on_feedback(book, resto, fb, now + 1).messages == []
+
+
+def test_a_burst_at_one_location_becomes_one_grouped_page() -> None:
+    book, now = DictBook(), time.time()
+    outs = []
+    for i in range(3):
+        out = desk.on_feedback(
+            book, BUS, scored(f"b{i}", 1, f"el aire no va {i}", customer=f"c_{i}"), now + i
+        )
+        book.apply(out)
+        outs.append(out)
+    assert [len(o.messages) for o in outs] == [1, 0, 0]  # the first pages at once, no waiting
+    leader_ref = outs[0].messages[0]["ref"]
+    assert book.alerts[leader_ref].burst and len(book.alerts[leader_ref].burst) == 2
+    assert not desk.on_command(book, BUS, {"type": "tick", "ref": leader_ref}, now + 10).messages
+    assert desk.due_now(book.alerts[leader_ref], BUS, now + desk.BURST_SPAN_S + 1)
+    out = desk.on_command(
+        book, BUS, {"type": "tick", "ref": leader_ref}, now + desk.BURST_SPAN_S + 1
+    )
+    book.apply(out)
+    (grouped,) = out.messages
+    assert grouped["page_id"] == f"P{leader_ref}-g0" and grouped["body"].startswith("3 quejas")
+    members = [r for r in book.alerts if r != leader_ref]
+    assert all(r in grouped["body"] for r in members)
+    # The members never escalate on their own: the leader speaks for the burst.
+    assert not any(desk.due_now(book.alerts[r], BUS, now + 45) for r in members)
+    # "OK" to the leader takes the whole burst: three customers are told who is coming.
+    out = desk.on_command(book, BUS, {"type": "ack", "ref": leader_ref, "by": "Ana"}, now + 50)
+    assert [e["event"] for e in out.events].count("acknowledged") == 3
+    assert len([m for m in out.messages if m["kind"] == "customer"]) == 3
+
+
+def test_an_urgent_message_is_never_held_back_in_a_burst() -> None:
+    book, now = DictBook(), time.time()
+    book.apply(desk.on_feedback(book, BUS, scored("u0", 2, "sucio", customer="c_0"), now))
+    out = desk.on_feedback(book, BUS, scored("u1", None, "hay una pelea", customer="c_1"), now + 2)
+    assert len(out.messages) == 1 and out.messages[0]["urgent"]

@@ -1,0 +1,126 @@
+"""The saturation run: a backlog in `feedback.raw`, a worker started on it, and what it shows.
+
+It measures the pipeline rate (records reaching `feedback.scored` a second, once the first
+one is there), the worker's RSS as it goes (the leak check fits a line through RSS against
+messages processed), the sentiment model's share of the time (from `pronto_model_seconds`),
+and, with py-spy installed, the hottest frames of the worker under that load.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.devtools import bench_env as env_
+from pipeline.devtools import bench_stats as st
+
+logger = logging.getLogger(__name__)
+
+LEAK_HORIZON = 1_000_000
+
+
+@dataclass
+class Saturation:
+    result: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def hotspots(raw: str, top: int = 8) -> list[dict[str, Any]]:
+    """The frames with the most samples *inside* them (inclusive), from py-spy's raw output,
+    leaving out the event loop and the worker's entry points that every sample holds.
+
+    >>> raw = "main (a.py:1);run (b.py:2);score (pipeline/s.py:3) 3\\nmain (a.py:1);idle (c.py:9) 1"
+    >>> hotspots(raw, 2)
+    [{'frame': 'score (pipeline/s.py:3)', 'share': 0.75}, {'frame': 'run (b.py:2)', 'share': 0.75}]
+    """
+    incl: Counter[str] = Counter()
+    total = 0
+    for line in raw.splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not stack or not n.isdigit():
+            continue
+        total += int(n)
+        frames = stack.split(";")
+        for f in set(frames):
+            incl[f] += int(n)
+    common = {f for f, n in incl.items() if n == total}
+    ranked = [(f, n) for f, n in incl.items() if f not in common and "asyncio" not in f
+              and "runpy" not in f and "threading.py" not in f and "mode/" not in f]  # fmt: skip
+    # Ties go to our own code: it is what a fix would change.
+    ranked.sort(key=lambda fn: (-fn[1], "pipeline/" not in fn[0], fn[0]))
+    return [{"frame": f, "share": round(n / total, 3)} for f, n in ranked[:top]]
+
+
+def profile(pid: int, seconds: float, out: Path) -> list[dict[str, Any]]:
+    """py-spy on the worker for `seconds` (empty if py-spy is missing or not allowed)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        return []
+    done = subprocess.run([spy, "record", "-d", str(int(seconds)), "-r", "50", "-p", str(pid),
+                           "-f", "raw", "-o", str(out), "--nonblocking"],
+                          capture_output=True, text=True, timeout=seconds + 30, check=False)  # fmt: skip
+    if done.returncode != 0 or not out.exists():
+        logger.warning("py-spy failed: %s", done.stderr[-500:])
+        return []
+    return hotspots(out.read_text())
+
+
+def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, window_s: float,
+             profile_s: float, work: Path) -> Saturation:  # fmt: skip
+    """Start `w` on a backlog of `backlog` records and measure it for at most `window_s`."""
+    sat = Saturation()
+    w.start()
+    sat.result["cold_start_s"] = round(w.readiness[-1][0] - w.spawned, 2)
+    sat.result["cold_recovery_s"] = round(w.phase_s("recovering tables"), 2)
+    offsets = env_.Offsets(bootstrap)
+    scored_topic = f"{prefix}feedback.scored"
+    samples: list[tuple[float, int, float]] = []  # (monotonic, processed, rss MB)
+    profiled = False
+    try:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < window_s:
+            done = offsets.end(scored_topic)
+            samples.append((time.monotonic(), done, w.rss_mb()))
+            if done >= backlog:
+                break
+            if profile_s and not profiled and done > 0 and w.proc is not None:
+                profiled = True
+                spots = profile(w.proc.pid, profile_s, work / "profile.txt")
+                sat.result["hotspots"] = spots
+                continue
+            time.sleep(0.5)
+        metrics = env_.scrape(w.url)
+    finally:
+        offsets.close()
+    busy = [s for s in samples if s[1] > 0]
+    first, last = (busy[0], busy[-1]) if busy else (samples[0], samples[-1])
+    rate = st.rate(last[1] - first[1], last[0] - first[0])
+    sat.result["pipeline_rate"] = round(rate, 1)
+    sat.result["processed"] = last[1]
+    sat.result["saturation_s"] = round(last[0] - first[0], 1)
+    lag_key = f'pronto_consumer_lag_messages{{reason="{scored_topic}"}}'
+    sat.result["alert_stage_lag"] = metrics.get(lag_key)
+    xs, ys = [float(s[1]) for s in samples], [s[2] for s in samples]
+    growth = st.slope(xs, ys) * 100_000
+    sat.result["rss_mb"] = round(ys[-1], 1)
+    sat.result["rss_growth_mb_per_100k"] = round(growth, 1)
+    sat.result["rss_at_1m_mb"] = round(st.extrapolate(xs, ys, LEAK_HORIZON), 1)
+    sat.notes.append(
+        f"leak check: RSS fitted over {int(xs[-1]):,} messages processed, extrapolated to "
+        f"{LEAK_HORIZON:,}; 1 M messages do not fit in the time bound at this rate. The "
+        "dedupe table holds 15 minutes of ids by design, so some growth is expected."
+    )
+    model_sum = metrics.get("pronto_model_seconds_sum")
+    model_n = metrics.get("pronto_model_seconds_count")
+    if model_sum is not None and model_n:
+        per = model_sum / model_n
+        sat.result["sentiment_ms_per_msg"] = round(per * 1000, 3)
+        sat.result["sentiment_share"] = st.finite_or_none(per * rate, 3)
+    return sat
