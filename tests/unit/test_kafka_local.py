@@ -12,7 +12,7 @@ from pipeline.kafka_local import KafkaSetupError, LocalKafka, provision_jars
 def test_missing_maven_or_java_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PRONTO_KAFKA_HOME", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))  # neither java nor mvn on it
-    with pytest.raises(KafkaSetupError, match="java.*JDK 17"):
+    with pytest.raises(KafkaSetupError, match=r"java.*JDK 17"):
         provision_jars(tmp_path)
     with pytest.raises(KafkaSetupError, match="java"):
         LocalKafka(tmp_path, 1).start()
