@@ -74,7 +74,7 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
                 settings.partitions,
                 settings.replication,
                 topic_configs={"cleanup.policy": "compact"},
-            )  # fmt: skip
+            )
             for name in (f"{settings.group_id}-{t}-changelog" for t in TABLES)
             if name not in existing
         ]
