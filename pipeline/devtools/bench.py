@@ -58,7 +58,7 @@ class Plan:
 
 FULL = Plan()
 QUICK = Plan(presend=3_000, window_s=10.0, pool=300, recovery_keys=10_000,
-             loads=((100, 4), (500, 2), (1000, 2)), drain_s=6.0, ingest_s=3.0, profile_s=0.0)  # fmt: skip
+             loads=((100, 4), (500, 2), (1000, 2)), drain_s=12.0, ingest_s=3.0, profile_s=0.0)  # fmt: skip
 
 
 def run(plan: Plan, work: Path, broker: str = "") -> dict[str, Any]:

@@ -72,7 +72,8 @@ def markdown(r: dict[str, Any]) -> str:
     rows = [
         ("raw consumer (aiokafka), records/s", r.get("raw_rate")),
         ("raw consumer (kafka-python), records/s", r.get("raw_rate_kafka_python")),
-        ("pipeline, feedback/s (one worker)", r.get("pipeline_rate")),
+        ("score stage alone, feedback/s", r.get("score_rate")),
+        ("pipeline through the alert rules, feedback/s (one worker)", r.get("pipeline_rate")),
         ("pipeline / raw", r.get("pipeline_over_raw")),
         ("HTTP ingest, signed webhooks/s", r.get("ingest_rps")),
         ("worker RSS, MB (steady, 1,000 locations)", r.get("rss_mb")),

@@ -101,6 +101,7 @@ class Ingest:
         if len(self._done) > 100_000:
             self._done.popitem(last=False)
         self.ctx.metrics.feedback_received.labels(fb.channel, fb.location_id).inc()
+        self.ctx.metrics.ingest_seconds.labels(fb.channel).observe(time.time() - fb.received_at)
         logger.info(
             "feedback stored",
             extra={

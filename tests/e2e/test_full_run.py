@@ -25,7 +25,7 @@ from tests.support.promql import dashboard_queries
 pytestmark = pytest.mark.kafka
 
 VENUES = load_venues(deploy_dir() / "pronto.demo.toml")
-CUSTOMERS = [f"+3461234{i:04d}" for i in range(12)]
+CUSTOMERS = [f"+3461234{i:04d}" for i in range(13)]
 
 
 def _number(loc_id: str) -> str:
@@ -50,6 +50,34 @@ def _wait(pred: Any, timeout_s: float = 20.0) -> Any:
             return got
         time.sleep(0.3)
     raise AssertionError("timed out")
+
+
+def drive_edge_cases(url: str, bootstrap: str, prefix: str) -> None:
+    """Keywords, an opted-out complainer, a poison record and a late answer."""
+    from kafka import KafkaProducer
+
+    from pipeline.records import Feedback
+
+    quitter = CUSTOMERS[12]
+    for i, body in enumerate(["AYUDA", "STOP", "un 1 de 10, fatal"]):
+        params = sms_params(f"SM{90_000 + i:032d}", quitter, _number("bus-42"), body)
+        assert post_sms(url, params)[0] == 200
+    late = Feedback(id="late-1", received_at=time.time() - 3600, channel="api", location_id="resto-sol",
+                    score=4, scale="csat5")  # fmt: skip
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer.send(f"{prefix}feedback.raw", key=b"resto-sol", value=b"\x00 garbage")
+    producer.send(f"{prefix}feedback.raw", key=b"resto-sol", value=late.to_json())
+    producer.flush()
+    producer.close()
+    # Acknowledging the quitter's complaint would tell them who is coming: they get nothing.
+    loc = VENUES.by_id("bus-42")
+    assert loc is not None
+    sup, _ = roster.recipient(loc, 0, datetime.now(UTC))
+    mine = _wait(
+        lambda: [a for a in _open_alerts(url, sup.token) if a["text"].startswith("un 1 de 10")]
+    )
+    auth = {"Authorization": f"Bearer {sup.token}"}
+    assert request("POST", f"{url}/api/v1/alerts/{mine[0]['ref']}/ack", {}, auth)[0] == 202
 
 
 def drive_full_run(url: str) -> None:
@@ -78,8 +106,8 @@ def drive_full_run(url: str) -> None:
         for k, alert in enumerate(sorted(alerts, key=lambda a: a["opened_at"])[:2]):
             ref = alert["ref"]
             auth = {"Authorization": f"Bearer {sup.token}"}
-            if k == 1 and i == 0:
-                time.sleep(4)  # past the ack timeout: this one escalates first
+            if k == 0 and i == 0:
+                time.sleep(4)  # past the ack timeout: this one (and its burst) escalates first
             assert request("POST", f"{url}/api/v1/alerts/{ref}/ack", {}, auth)[0] == 202
             assert request("POST", f"{url}/api/v1/alerts/{ref}/resolve", {}, auth)[0] == 202
             customer = CUSTOMERS[i * 4 + 2 + k]
@@ -90,12 +118,14 @@ def drive_full_run(url: str) -> None:
 
 
 def test_full_run_feeds_every_dashboard_query_and_leaks_no_phone(
-    make_worker, tmp_path: Path
+    make_worker, bootstrap: str, tmp_path: Path
 ) -> None:
     w = make_worker(PRONTO_ACK_TIMEOUT_S="3")
     drive_full_run(w.url)
+    drive_edge_cases(w.url, bootstrap, w.env["PRONTO_TOPIC_PREFIX"])
     time.sleep(6)  # lag timer, recoveries
     host = w.url.removeprefix("http://")
+    (tmp_path / "prom").mkdir()
     prom_url, stop = start_prometheus(tmp_path / "prom", [host])
     try:
         queries = dashboard_queries(alerts=False)
@@ -110,6 +140,7 @@ def test_full_run_feeds_every_dashboard_query_and_leaks_no_phone(
     assert 'pronto_recoveries_total{location="bus-42",outcome="recovered"}' in metrics
     assert 'outcome="not_recovered"' in metrics
     assert re.search(r'pronto_escalations_total\{location="bus-42"', metrics)
+    assert 'pronto_pages_failed_total{channel="console",reason="opted_out"} 1.0' in metrics
     logs = w.log.read_text(errors="replace")
     for phone in CUSTOMERS + [s.phone for loc in VENUES.locations for s in loc.supervisors]:
         digits = phone.lstrip("+")

@@ -193,6 +193,11 @@ def test_sigkill_five_times_under_load_loses_nothing_and_pages_once(
         "total_s": round(time.monotonic() - t0, 1),
         **pages,
     }
+    missing = wanted - set(ids)
+    if missing:  # where did they go: marked seen by the dedupe table, yet never scored?
+        figures["missing_sample"] = sorted(missing)[:5]
+        figures["missing_in_seen_changelog"] = changelog_has(
+            bootstrap, f"{env['PRONTO_APP_ID']}-seen-feedback-changelog", missing)  # fmt: skip
     report("crash", figures)
     assert len(accepted) == 5000
     assert wanted <= set(ids), figures
@@ -367,6 +372,12 @@ def _scale_out(workers: list[Worker], bootstrap: str, twilio: TwilioLog,
     assert wanted <= set(ids), figures
     assert counts == expected, figures
     assert_pages_exact(pages)
+
+
+def changelog_has(bootstrap: str, topic: str, ids: set[str]) -> int:
+    """How many of `ids` appear as keys of a table's changelog."""
+    out = kcat(bootstrap, "-C", "-t", topic, "-e", "-q", "-f", "%k\n")
+    return len(ids & {line.strip().strip('"') for line in out.decode(errors="replace").splitlines()})
 
 
 def kcat(bootstrap: str, *args: str, data: bytes | None = None) -> bytes:

@@ -1,0 +1,46 @@
+"""`pronto bench --quick --json`: the output's shape, not its speed (CI runs this smoke only)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.kafka
+
+ROOT = Path(__file__).resolve().parents[2]
+HEADLINE = ("raw_rate", "pipeline_rate", "pipeline_over_raw", "ingest_rps", "rss_mb", "recovery_s")
+TARGETS = ("pipeline_rate", "pipeline_over_raw", "page_p99_at_500", "rss", "recovery")
+
+
+def finite(x: object) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def test_quick_bench_prints_every_figure_and_a_verdict_per_target(kafka) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRONTO_")}
+    env["PRONTO_BROKER"] = f"kafka://{kafka.bootstrap}"  # the session's broker: no second JVM
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "bench", "--quick", "--json"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=170,
+                          check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    for key in HEADLINE:
+        assert finite(result[key]) and result[key] >= 0, (key, result[key])
+    assert result["raw_rate"] > 0 and result["pipeline_rate"] > 0
+    assert set(result["latency"]) == {"100", "500", "1000"}
+    # Pages were matched to their webhooks at some load (an overloaded host may not drain all).
+    assert sum(d["page_ms"]["n"] for d in result["latency"].values()) > 0, result["latency"]
+    for d in [result["latency_page_ms"], *(x["page_ms"] for x in result["latency"].values())]:
+        qs = [d[q] for q in ("p50", "p95", "p99", "max")]
+        assert all(q is None for q in qs) if d["n"] == 0 else qs == sorted(qs), d
+        assert all(q is None or finite(q) for q in qs)
+    for target in TARGETS:
+        verdict = result["targets"][target]
+        assert isinstance(verdict["met"], bool) and verdict["goal"], (target, verdict)
+    assert result["recovery_checked"] is True  # the restarted worker knew the old ids
