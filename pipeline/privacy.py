@@ -73,14 +73,23 @@ def normalize_phone(phone: str) -> str:
     return f"{prefix}{'+' if phone.strip().startswith('+') else ''}{digits}"
 
 
-def mask_phone(phone: str) -> str:
-    """A number as it may appear in logs: the last two digits only.
+def mask_phone(number: str) -> str:
+    """`number` fit for a log line: country prefix and last four digits only.
 
     >>> mask_phone("+34600000001")
-    '+•••01'
+    '+34•••••0001'
+    >>> mask_phone("whatsapp:+14155550123")
+    'whatsapp:+14•••••0123'
+    >>> mask_phone("12345")
+    '•••45'
     """
-    digits = re.sub(r"\D", "", phone)
-    return "+•••" + digits[-2:] if digits else ""
+    prefix, _, rest = number.rpartition(":")
+    prefix = prefix + ":" if prefix else ""
+    plus = "+" if rest.startswith("+") else ""
+    digits = rest[len(plus) :]
+    if len(digits) < 8:  # too short to show both ends without giving it all away
+        return prefix + plus + "•" * max(len(digits) - 2, 0) + digits[-2:]
+    return prefix + plus + digits[:2] + "•" * (len(digits) - 6) + digits[-4:]
 
 
 def redact_phones(text: str) -> str:

@@ -19,6 +19,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
 from pipeline.alerts.twilio_http import RebasedTwilioHttpClient
+from pipeline.privacy import mask_phone
 
 logger = logging.getLogger(__name__)
 
@@ -65,25 +66,6 @@ class PageSender(Protocol):
     async def already_sent(self, page: Page, since: float) -> bool:
         """Whether `page` was sent at or after `since` (epoch seconds): the restart check."""
         ...
-
-
-def mask_phone(number: str) -> str:
-    """`number` fit for a log line: country prefix and last four digits only.
-
-    >>> mask_phone("+34600000001")
-    '+34•••••0001'
-    >>> mask_phone("whatsapp:+14155550123")
-    'whatsapp:+14•••••0123'
-    >>> mask_phone("12345")
-    '•••45'
-    """
-    prefix, _, rest = number.rpartition(":")
-    prefix = prefix + ":" if prefix else ""
-    plus = "+" if rest.startswith("+") else ""
-    digits = rest[len(plus) :]
-    if len(digits) < 8:  # too short to show both ends without giving it all away
-        return prefix + plus + "•" * max(len(digits) - 2, 0) + digits[-2:]
-    return prefix + plus + digits[:2] + "•" * (len(digits) - 6) + digits[-4:]
 
 
 def body_with_marker(page: Page) -> str:

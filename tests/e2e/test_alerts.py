@@ -16,7 +16,7 @@ from pipeline.config import load_venues
 from pipeline.kafka_local import deploy_dir
 from tests.support.http import post_sms, sms_params
 from tests.support.kafka import Worker, worker_env
-from tests.support.twilio import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN
+from tests.support.twilio import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, sent_messages, wait_for_messages
 
 pytestmark = pytest.mark.kafka
 
@@ -40,20 +40,8 @@ def sms(w: Worker, sid: str, sender: str, body: str) -> str:
     return text
 
 
-def sent_messages(mock: Any) -> list[dict[str, Any]]:
-    return [
-        r for r in mock.recorded() if r["method"] == "POST" and r["path"].endswith("/Messages.json")
-    ]
-
-
 def wait_for(mock: Any, pred: Any, timeout_s: float = 30.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        msgs = [m for m in sent_messages(mock) if pred(m)]
-        if msgs and all(m.get("status") is not None for m in msgs):  # Prism has answered
-            return msgs
-        time.sleep(0.2)
-    return []
+    return wait_for_messages(mock, pred, timeout_s)
 
 
 def on_shift(level: int) -> Any:

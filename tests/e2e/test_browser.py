@@ -23,7 +23,13 @@ from pipeline.alerts import roster
 from pipeline.config import Location, Supervisor, load_venues
 from pipeline.kafka_local import LocalKafka, deploy_dir
 from tests.support.kafka import ROOT, Worker, read_json, worker_env
-from tests.support.twilio import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN
+from tests.support.twilio import (
+    FAKE_ACCOUNT_SID,
+    FAKE_AUTH_TOKEN,
+    Message,
+    sent_messages,
+    wait_for_messages,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.browser]
 
@@ -40,14 +46,6 @@ VENUES = load_venues(deploy_dir() / "pronto.demo.toml")
 LOC_ID = "resto-sol"
 REF_RE = re.compile(r"^[A-Z2-9]{6}$")  # what `feedback_ref` gives: base32 without I L O U 0 1
 PRONTO_FROM = "+34910000099"
-Message = dict[str, Any]
-
-
-def sent_messages(mock: Any) -> list[Message]:
-    """The SMS the worker asked the Twilio mock to send, oldest first."""
-    return [
-        r for r in mock.recorded() if r["method"] == "POST" and r["path"].endswith("/Messages.json")
-    ]
 
 
 def sms_body(m: Message) -> str:
@@ -56,15 +54,9 @@ def sms_body(m: Message) -> str:
 
 def wait_for(mock: Any, to: str, contains: str = "", timeout_s: float = 30.0) -> list[Message]:
     """The messages to `to` (with `contains` in the body) once the mock has answered them."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = [
-            m for m in sent_messages(mock) if m["form"].get("To") == to and contains in sms_body(m)
-        ]
-        if found and all(m.get("status") is not None for m in found):
-            return found
-        time.sleep(0.2)
-    return []
+    return wait_for_messages(
+        mock, lambda m: m["form"].get("To") == to and contains in sms_body(m), timeout_s
+    )
 
 
 def location() -> Location:

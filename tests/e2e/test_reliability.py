@@ -377,7 +377,9 @@ def _scale_out(workers: list[Worker], bootstrap: str, twilio: TwilioLog,
 def changelog_has(bootstrap: str, topic: str, ids: set[str]) -> int:
     """How many of `ids` appear as keys of a table's changelog."""
     out = kcat(bootstrap, "-C", "-t", topic, "-e", "-q", "-f", "%k\n")
-    return len(ids & {line.strip().strip('"') for line in out.decode(errors="replace").splitlines()})
+    return len(
+        ids & {line.strip().strip('"') for line in out.decode(errors="replace").splitlines()}
+    )
 
 
 def kcat(bootstrap: str, *args: str, data: bytes | None = None) -> bytes:

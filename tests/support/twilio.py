@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -51,3 +52,26 @@ def twilio_mock(
     monkeypatch.setenv("PRONTO_TWILIO_ACCOUNT_SID", FAKE_ACCOUNT_SID)
     monkeypatch.setenv("PRONTO_TWILIO_AUTH_TOKEN", FAKE_AUTH_TOKEN)
     yield twilio_mock_session
+
+
+Message = dict[str, Any]
+
+
+def sent_messages(mock: TwilioMock) -> list[Message]:
+    """The messages the worker asked the Twilio mock to send, oldest first."""
+    return [
+        r for r in mock.recorded() if r["method"] == "POST" and r["path"].endswith("/Messages.json")
+    ]
+
+
+def wait_for_messages(
+    mock: TwilioMock, pred: Callable[[Message], bool], timeout_s: float = 30.0
+) -> list[Message]:
+    """The sent messages matching `pred`, once Prism has answered each of them ([] on timeout)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = [m for m in sent_messages(mock) if pred(m)]
+        if found and all(m.get("status") is not None for m in found):
+            return found
+        time.sleep(0.2)
+    return []
