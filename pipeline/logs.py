@@ -47,3 +47,5 @@ def setup_logging(level: str = "INFO", json_lines: bool = False, stream: object 
     root.setLevel(level.upper())
     for noisy in ("aiokafka", "kafka", "faust", "mode"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # "Timer ... woke up too late" is how a blocked event loop shows: keep it visible.
+    logging.getLogger("mode.timers").setLevel(root.level)
