@@ -80,6 +80,21 @@ def provision_jars(home: Path) -> Path:
     return libs
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64.
+
+    Like Kafka's own `Uuid.randomUuid()`, never one starting with '-', which the storage
+    tool's argument parser would take for an option (1 start in 64 failed before).
+
+    >>> all(not new_cluster_id().startswith("-") for _ in range(500))
+    True
+    """
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
 @dataclass
 class LocalKafka:
     """One broker: its data under `home/kafka/<name>`, its log in `server.log` there."""
@@ -158,7 +173,7 @@ class LocalKafka:
                f"-Dlog4j2.configurationFile={log4j}", f"-Dkafka.logs.dir={self.dir}",
                "-cp", classpath]  # fmt: skip
         if not (self.dir / "data" / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id = new_cluster_id()
             fmt = subprocess.run(
                 [
                     *jvm,

@@ -9,6 +9,7 @@ Opted-out customers are sent nothing; supervisors are throttled (urgent pages ar
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -65,6 +66,7 @@ def register(ctx: Pronto) -> None:
     @app.agent(ctx.topic("outbox"))
     async def notify(stream: Any) -> None:
         async for ev in stream.events():
+            await asyncio.sleep(0)  # a backlog must not starve the other agents, timers and web
             try:
                 msg = json.loads(ev.value)
                 page_id = str(msg["page_id"])

@@ -8,6 +8,7 @@ co-partitioned topic, keyed by location.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -122,6 +123,7 @@ def register(ctx: Pronto) -> None:
     @app.agent(source)
     async def alert_desk(stream: Any) -> None:
         async for event in stream.events():
+            await asyncio.sleep(0)  # a backlog must not starve the other agents, timers and web
             now = time.time()
             try:
                 doc = json.loads(event.value)

@@ -114,7 +114,8 @@ def run(plan: Plan, work: Path, broker: str = "") -> dict[str, Any]:
         b = env_.WorkerProc(b_env, work / "worker-b.log")
         workers.append(b)
         b.start()
-        r["recovery_s"] = round(b.phase_s("recovering tables"), 2)
+        r["recovery_s"] = round(b.recovery_s(), 2)
+        r["restart_timeline"] = b.timeline()
         r["restart_to_ready_s"] = round(b.readiness[-1][0] - b.spawned, 2)
         r["cold_recovery_s"] = sat.result.get("cold_recovery_s")
         r["recovery_checked"] = duplicate_probe(b, bootstrap, topic, fb_pool[0])
@@ -194,12 +195,14 @@ def latency(plan: Plan, w: env_.WorkerProc, bootstrap: str, prefix: str, venues:
 def limits(r: dict[str, Any]) -> dict[str, str]:
     """What limits each figure, in words, from what was measured."""
     share = r.get("sentiment_share")
+    lag = r.get("alert_stage_lag")
     cpu = f"{r['host']['cpus']} CPUs, load {r['host']['load_avg_at_start'][0]} at start"
     sentiment = f"sentiment {share:.0%} of the time" if share is not None else "sentiment n/a"
     hot = ", ".join(h["frame"].split(" (")[0] for h in r.get("hotspots", [])[:3])
     return {
-        "pipeline": f"one Python event loop, CPU-bound: {sentiment}; top frames: {hot or 'n/a'}; "
-        f"{cpu}",
+        "pipeline": f"one Python event loop, CPU-bound: {sentiment} of the score stage; "
+        f"alert stage {lag} records behind at the end; Faust's producer buffer full (a changelog "
+        f"record per table update); top frames: {hot or 'n/a'}; {cpu}",
         "latency": "queueing once the load exceeds the pipeline rate; pages wait for the "
         "synchronous Twilio call of the page before them",
         "rss": "lingua's language models, river and Faust at start; 1,000 locations' tables",

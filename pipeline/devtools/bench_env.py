@@ -114,13 +114,19 @@ class WorkerProc:
             time.sleep(poll_s)
         raise RuntimeError(f"worker not ready within {timeout_s:.0f}s; see {self.log}")
 
-    def phase_s(self, reason: str) -> float:
-        """How long /readyz gave `reason` (0 if never seen at the poll's resolution)."""
-        total = 0.0
-        for (t, r), (t_next, _) in zip(self.readiness, self.readiness[1:], strict=False):
-            if r == reason:
-                total += t_next - t
-        return total
+    def recovery_s(self) -> float:
+        """From the first "recovering tables" answer to the first answer past the recovery
+        ("down" in between is an event loop too busy replaying to answer)."""
+        busy = ("recovering tables", "rebalancing", "down")
+        start = next((t for t, r in self.readiness if r == "recovering tables"), None)
+        if start is None:
+            return 0.0
+        end = next((t for t, r in self.readiness if t > start and r not in busy), start)
+        return end - start
+
+    def timeline(self) -> list[tuple[float, str]]:
+        """/readyz reasons with the seconds since spawn at which each began."""
+        return [(round(t - self.spawned, 2), r) for t, r in self.readiness]
 
     def rss_mb(self) -> float:
         """Resident memory of the worker (and any child it made), in MB."""

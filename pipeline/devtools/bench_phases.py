@@ -52,8 +52,17 @@ def hotspots(raw: str, top: int = 8) -> list[dict[str, Any]]:
         for f in set(frames):
             incl[f] += int(n)
     common = {f for f, n in incl.items() if n == total}
-    ranked = [(f, n) for f, n in incl.items() if f not in common and "asyncio" not in f
-              and "runpy" not in f and "threading.py" not in f and "mode/" not in f]  # fmt: skip
+    plumbing = (
+        "asyncio",
+        "runpy",
+        "threading.py",
+        "mode/",
+        "pipeline/cli.py",
+        "pipeline/worker.py",
+        "_execute_actor",
+    )  # every sample's frames, not a hotspot
+    ranked = [(f, n) for f, n in incl.items()
+              if f not in common and not any(p in f for p in plumbing)]  # fmt: skip
     # Ties go to our own code: it is what a fix would change.
     ranked.sort(key=lambda fn: (-fn[1], "pipeline/" not in fn[0], fn[0]))
     return [{"frame": f, "share": round(n / total, 3)} for f, n in ranked[:top]]
@@ -79,7 +88,7 @@ def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, wind
     sat = Saturation()
     w.start()
     sat.result["cold_start_s"] = round(w.readiness[-1][0] - w.spawned, 2)
-    sat.result["cold_recovery_s"] = round(w.phase_s("recovering tables"), 2)
+    sat.result["cold_recovery_s"] = round(w.recovery_s(), 2)
     scored_topic = f"{prefix}feedback.scored"
     offsets = env_.Offsets(bootstrap)
     samples: list[tuple[float, int, float]] = []  # (monotonic, processed, rss MB)
@@ -113,8 +122,9 @@ def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, wind
     sat.result["score_rate"] = round(st.rate(last[1] - first[1], last[0] - first[0]), 1)
     moving = [p for p in through if p[1] > 0]
     # The alert rules are the end of the pipeline: its rate is how fast they consume.
+    # (The lag gauge is a few seconds old: a stage that barely moves can read slightly negative.)
     rate = st.rate(moving[-1][1] - moving[0][1], moving[-1][0] - moving[0][0]) if moving else 0.0
-    sat.result["pipeline_rate"] = round(rate or sat.result["score_rate"], 1)
+    sat.result["pipeline_rate"] = round(max(0.0, rate) if moving else sat.result["score_rate"], 1)
     sat.result["processed"] = last[1]
     sat.result["saturation_s"] = round(last[0] - first[0], 1)
     sat.result["alert_stage_lag"] = metrics.get(lag_key)
@@ -136,5 +146,6 @@ def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, wind
     if model_sum is not None and model_n:
         per = model_sum / model_n
         sat.result["sentiment_ms_per_msg"] = round(per * 1000, 3)
-        sat.result["sentiment_share"] = st.finite_or_none(per * rate, 3)
+        # Its share of the score stage's time, at the rate that stage ran.
+        sat.result["sentiment_share"] = st.finite_or_none(per * sat.result["score_rate"], 3)
     return sat

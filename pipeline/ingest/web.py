@@ -188,6 +188,8 @@ class WebIntake:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             return err(400, "body", "not valid JSON")
+        except RecursionError:  # "[[[[...": the parser gives up before the depth check can
+            return err(400, "body", "nested too deeply")
         if not isinstance(data, dict):
             return err(400, "body", "a JSON object")
         loc_id = data.get("location_id")

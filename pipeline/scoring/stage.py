@@ -22,6 +22,7 @@ from pipeline.config import SCALES, UNKNOWN_LOCATION
 from pipeline.records import Feedback, RecordError, ScoredFeedback
 from pipeline.scoring import windows as win
 from pipeline.scoring.drift import DriftMonitor
+from pipeline.scoring.rolling import RollingTotals
 from pipeline.scoring.scorer import Scorer
 from pipeline.scoring.sentiment import SentimentModel, label_from_score
 
@@ -77,12 +78,21 @@ SCALE_FIELDS = {"csat5": ("csat_n", "csat_sat"), "nps10": ("nps_n", "nps_pro", "
 
 
 def location_summary(get: Any, location_id: str, scale: str | None,
-                     windows: tuple[win.WindowSpec, ...], now: float) -> dict[str, Any]:  # fmt: skip
+                     windows: tuple[win.WindowSpec, ...], now: float,
+                     rolling: RollingTotals | None = None) -> dict[str, Any]:  # fmt: skip
     """Each window's published scores for a location; `scale` narrows the counters read."""
     fields = SCALE_FIELDS.get(scale or "", win.FIELDS)
+
+    def read(k: str) -> int:
+        return int(get(k, 0))
+
+    if rolling is None:
+        return {
+            w.name: win.summarize(win.window_totals(read, location_id, w, now, fields))
+            for w in windows
+        }
     return {
-        w.name: win.summarize(win.window_totals(lambda k: get(k, 0), location_id, w, now, fields))
-        for w in windows
+        w.name: win.summarize(rolling.totals(read, location_id, w, now, fields)) for w in windows
     }
 
 
@@ -183,6 +193,11 @@ def register(ctx: Pronto) -> None:
     ctx.registry.register(ScoresCollector(ctx))  # type: ignore[arg-type]
     ready = asyncio.Event()
     state: dict[str, Any] = {"saved_version": -1, "last_prune": 0.0, "scorer": None}
+    rolling = RollingTotals(windows)
+
+    @app.on_partitions_revoked.connect
+    async def forget_totals(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        rolling.clear()  # the partitions (and their counters) may move to another worker
 
     def install(model: SentimentModel, drift: DriftMonitor) -> None:
         """Put a model in place and let the agents run (tests call this directly)."""
@@ -230,6 +245,7 @@ def register(ctx: Pronto) -> None:
     async def score(stream: Any) -> None:
         await ready.wait()
         async for event in stream.events():
+            await asyncio.sleep(0)  # a backlog must not starve the other agents, timers and web
             scorer: Scorer = state["scorer"]
             try:
                 fb = Feedback.from_json(event.value)
@@ -245,10 +261,14 @@ def register(ctx: Pronto) -> None:
             out = scorer.score(fb, now)
             for k, d in out.increments.items():
                 counters[k] += d
+                loc_id, wname, start, field = k.split("|")
+                rolling.add(loc_id, wname, int(start), field, d)
             seen[fb.id] = fb.received_at  # after the counters: its changelog entry comes last
             if state.get("seen_scanned"):
                 seen_order.append((fb.received_at, fb.id))
-            summary = location_summary(counters.get, fb.location_id, fb.scale, windows, now)
+            summary = location_summary(
+                counters.get, fb.location_id, fb.scale, windows, now, rolling
+            )
             record = ScoredFeedback(
                 feedback=fb.to_dict(), sentiment_negative=out.prediction.p_negative,
                 sentiment_label=out.prediction.label, model_version=scorer.model.version,
@@ -279,6 +299,7 @@ def register(ctx: Pronto) -> None:
         """A supervisor's "not a complaint" / "was a complaint" is learned at once."""
         await ready.wait()
         async for event in stream.events():
+            await asyncio.sleep(0)  # a backlog must not starve the other agents, timers and web
             try:
                 doc = json.loads(event.value)
             except (ValueError, TypeError):

@@ -32,7 +32,7 @@ def test_quick_bench_prints_every_figure_and_a_verdict_per_target(kafka) -> None
     result = json.loads(done.stdout)
     for key in HEADLINE:
         assert finite(result[key]) and result[key] >= 0, (key, result[key])
-    assert result["raw_rate"] > 0 and result["pipeline_rate"] > 0
+    assert result["raw_rate"] > 0 and result["score_rate"] > 0  # something was measured
     assert set(result["latency"]) == {"100", "500", "1000"}
     # Pages were matched to their webhooks at some load (an overloaded host may not drain all).
     assert sum(d["page_ms"]["n"] for d in result["latency"].values()) > 0, result["latency"]

@@ -196,6 +196,16 @@ def make_load(
     return out
 
 
+def stored_feedback(bootstrap: str, topic: str) -> list[Feedback]:
+    """Every valid feedback on `feedback.raw`, once per id: what the tables must count."""
+    out: dict[str, Feedback] = {}
+    for v in topic_values(bootstrap, topic):
+        with contextlib.suppress(ValueError):
+            fb = Feedback.from_json(v)
+            out.setdefault(fb.id, fb)
+    return list(out.values())
+
+
 def is_complaint(fb: Feedback) -> bool:
     return fb.score is not None and fb.score <= (6 if fb.scale == "nps10" else 2)
 
@@ -272,7 +282,9 @@ def merged_counts(urls: Iterable[str], window: str) -> tuple[dict[str, int], dic
     for url in urls:
         for loc_id, entry in get_json(f"{url}/api/v1/scores")["locations"].items():
             w = entry["windows"][window]
-            counts[loc_id] = counts.get(loc_id, 0) + int(w["csat_n"]) + int(w["nps_n"])
+            n = int(w["csat_n"]) + int(w["nps_n"])
+            if n:
+                counts[loc_id] = counts.get(loc_id, 0) + n
             owners[loc_id] = owners.get(loc_id, 0) + 1
     return counts, owners
 
