@@ -25,6 +25,19 @@ logger = logging.getLogger(__name__)
 
 TREND_WINDOW = "1h"
 BURST_SPAN_S = 30.0  # complaints this close together at one location share one grouped page
+EXPIRE_AFTER_S = 4 * 3600.0  # an alert nobody closed is expired after this
+FOLLOW_UP_TIMEOUT_S = 24 * 3600.0  # a resolved alert waits this long for the customer's answer
+_STEPS: dict[tuple[str, int], int] = {}  # (location, minute) -> the top escalation level
+
+
+def top_level(loc: Location, now: float) -> int:
+    """`roster.max_level`, cached per minute: shifts change on the minute, not per message."""
+    key = (loc.id, int(now // 60))
+    if key not in _STEPS:
+        if len(_STEPS) > 10_000:
+            _STEPS.clear()
+        _STEPS[key] = roster.max_level(loc, _at(now))
+    return _STEPS[key]
 
 
 class Book(Protocol):
@@ -33,7 +46,7 @@ class Book(Protocol):
     def alert(self, ref: str) -> lc.Alert | None: ...
     def open_ref(self, key: str) -> str | None: ...
     def ref_taken(self, ref: str) -> bool: ...
-    def at_location(self, location_id: str) -> list[lc.Alert]: ...
+    def recently_paged(self, location_id: str) -> list[lc.Alert]: ...
 
 
 @dataclass
@@ -141,7 +154,7 @@ def _open(book: Book, loc: Location, key: str, decision: Decision, sf: ScoredFee
 
 def _burst_leader(book: Book, loc: Location, sup_name: str, now: float) -> lc.Alert | None:
     """An alert at `loc` paged to the same person moments ago, still unanswered."""
-    for a in book.at_location(loc.id):
+    for a in book.recently_paged(loc.id):
         if (a.state in lc.PAGED_STATES and a.level == 0 and not a.burst_of and not a.burst_paged
                 and a.recipients[-1:] == (sup_name,) and now - (a.paged_at or 0) < BURST_SPAN_S):  # fmt: skip
             return a
@@ -259,8 +272,9 @@ def on_command(book: Book, loc: Location, cmd: dict[str, Any], now: float) -> Ou
 
 
 def _dues(alert: lc.Alert, loc: Location, now: float) -> list[lc.Due]:
-    top = roster.max_level(loc, _at(now))
-    dues = lc.due_timers(alert, now, loc.ack_timeout_s, loc.resolve_timeout_s, max_level=top)
+    dues = lc.due_timers(alert, now, loc.ack_timeout_s, loc.resolve_timeout_s,
+                         max_level=top_level(loc, now), expire_after_s=EXPIRE_AFTER_S,
+                         follow_up_timeout_s=FOLLOW_UP_TIMEOUT_S)  # fmt: skip
     if alert.burst_of and alert.state in lc.PAGED_STATES:
         dues = [d for d in dues if d != lc.Due.ESCALATE]  # its leader escalates for the burst
     return dues
@@ -291,7 +305,7 @@ def _timers(book: Book, alert: lc.Alert, loc: Location, now: float, *, force_esc
             page_id: str = "") -> Outputs:  # fmt: skip
     out = Outputs()
     dues = _dues(alert, loc, now)
-    top = roster.max_level(loc, _at(now))
+    top = top_level(loc, now)
     if _group_due(alert, now):
         out.merge(_group_page(book, alert, loc, now))
         alert = out.alerts[alert.ref] or alert
@@ -333,3 +347,20 @@ def _timers(book: Book, alert: lc.Alert, loc: Location, now: float, *, force_esc
 def due_now(alert: lc.Alert, loc: Location, now: float) -> bool:
     """Whether the timer should send this alert a tick now."""
     return bool(_dues(alert, loc, now)) or _group_due(alert, now)
+
+
+def next_check_at(alert: lc.Alert, loc: Location) -> float:
+    """The earliest moment a timer could be due for `alert` (inf: never), so the tick looks
+    only at the alerts whose moment has come instead of every alert every second."""
+    if alert.state in lc.TERMINAL_STATES:
+        return float("inf")
+    if alert.state == lc.State.RESOLVED:
+        return (alert.resolved_at or alert.opened_at) + FOLLOW_UP_TIMEOUT_S
+    moments = [alert.opened_at + EXPIRE_AFTER_S]
+    if alert.state in lc.PAGED_STATES and alert.last_paged_at is not None:
+        moments.append(alert.last_paged_at + loc.ack_timeout_s)
+    if not alert.manager_notified:
+        moments.append(alert.opened_at + loc.resolve_timeout_s)
+    if alert.burst and not alert.burst_paged:
+        moments.append((alert.paged_at or alert.opened_at) + BURST_SPAN_S)
+    return min(moments)

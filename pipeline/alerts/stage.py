@@ -36,6 +36,7 @@ class TableBook:
         self.alerts = alerts
         self.index = index
         self.known_refs = known_refs
+        self.latest: dict[str, tuple[float, str]] = {}  # location -> (paged at, ref)
 
     def alert(self, ref: str) -> lc.Alert | None:
         d = self.alerts.get(ref)
@@ -48,13 +49,18 @@ class TableBook:
     def ref_taken(self, ref: str) -> bool:
         return ref in self.alerts or f"ref:{ref}" in self.known_refs
 
-    def at_location(self, location_id: str) -> list[lc.Alert]:
-        # The table holds only the alerts that are not closed: a short scan.
-        return [
-            lc.Alert.from_dict(d)
-            for d in self.alerts.values()
-            if d and d.get("location_id") == location_id
-        ]
+    def recently_paged(self, location_id: str) -> list[lc.Alert]:
+        """The latest alert paged on its own at `location_id`, if within the burst span: the
+        only one a new complaint can join. Kept in memory: after a restart a burst starts
+        afresh, which costs one extra page, never a missed one."""
+        latest = self.latest.get(location_id)
+        if latest is None or latest[0] < time.time() - desk.BURST_SPAN_S:
+            return []
+        alert = self.alert(latest[1])
+        return [alert] if alert is not None else []
+
+    def note_paged(self, location_id: str, ref: str, at: float) -> None:
+        self.latest[location_id] = (at, ref)
 
 
 def observe(ctx: Pronto, ev: dict[str, Any]) -> None:
@@ -91,7 +97,20 @@ def register(ctx: Pronto) -> None:
     source = app.topic(s.topic("feedback.scored"), s.topic("alerts.commands"),
                        key_type=bytes, value_type=bytes, key_serializer="raw",
                        value_serializer="raw")  # fmt: skip
-    ticked: dict[str, tuple[float, int, str]] = {}
+
+    due: dict[str, tuple[float, str]] = {}  # ref -> (next check, location): the timers' index
+    rearm = {"needed": True}
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def rearm_timers(sender: Any, *args: Any, **kwargs: Any) -> None:
+        rearm["needed"] = True  # recovered alerts get their timers back on the next tick
+
+    def arm(ref: str, alert: lc.Alert | None) -> None:
+        loc = ctx.venues.by_id(alert.location_id) if alert else None
+        if alert is None or loc is None:
+            due.pop(ref, None)
+        else:
+            due[ref] = (desk.next_check_at(alert, loc), loc.id)
 
     async def apply(out: desk.Outputs) -> None:
         for ref, alert in out.alerts.items():
@@ -100,6 +119,7 @@ def register(ctx: Pronto) -> None:
                     del alerts[ref]
             else:
                 alerts[ref] = alert.to_dict()
+            arm(ref, alert)
         for key, open_ref in out.index.items():
             if open_ref is None:
                 if key in index:
@@ -115,6 +135,8 @@ def register(ctx: Pronto) -> None:
                 key=ev["location_id"].encode(), value=json.dumps(ev).encode()
             )
             observe(ctx, ev)
+            if ev["event"] == "paged" and not ev["alert"].get("burst_of"):
+                book.note_paged(ev["location_id"], ev["ref"], ev["at"])
             if ev["event"] in ("paged", "escalated", "acknowledged") or ev["event"] in FINAL_EVENTS:
                 logger.info(
                     "alert %s", ev["event"], extra={"ref": ev["ref"], "location": ev["location_id"]}
@@ -152,33 +174,33 @@ def register(ctx: Pronto) -> None:
 
     @app.timer(TICK_EVERY_S)
     async def tick() -> None:
-        """Escalate unacknowledged pages, tell the manager, expire: re-armed from the table
-        after every restart and rebalance, since the table is the timers' state."""
+        """Escalate unacknowledged pages, tell the manager, expire. The table is the timers'
+        state: after a restart or a rebalance the index is rebuilt from it (re-armed)."""
         now = time.time()
-        counts: dict[str, int] = {}
-        for ref, d in list(alerts.items()):
-            if not d:
+        if rearm["needed"]:
+            rearm["needed"] = False
+            due.clear()
+            for ref, d in list(alerts.items()):
+                if d:
+                    arm(ref, lc.Alert.from_dict(d))
+        for ref, (check_at, loc_id) in list(due.items()):
+            if check_at > now:
+                continue
+            d = alerts.get(ref)
+            loc = ctx.venues.by_id(loc_id)
+            if not d or loc is None:
+                due.pop(ref, None)
                 continue
             alert = lc.Alert.from_dict(d)
-            loc = ctx.venues.by_id(alert.location_id)
-            if loc is None:
-                continue
-            if alert.is_open:
-                counts[loc.id] = counts.get(loc.id, 0) + 1
-            if not desk.due_now(alert, loc, now):
-                continue
-            last = ticked.get(ref)
-            if (
-                last
-                and last[1] == alert.level
-                and last[2] == alert.state
-                and now - last[0] < TICK_RESEND_S
-            ):
-                continue
-            ticked[ref] = (now, alert.level, str(alert.state))
-            await ctx.topic("commands").send(
-                key=loc.id.encode(),
-                value=json.dumps({"schema": 1, "type": "tick", "ref": ref, "at": now}).encode(),
-            )
+            if desk.due_now(alert, loc, now):
+                await ctx.topic("commands").send(
+                    key=loc.id.encode(),
+                    value=json.dumps({"schema": 1, "type": "tick", "ref": ref, "at": now}).encode(),
+                )
+            # Until the agent has handled the tick (and re-armed it), look again only later.
+            due[ref] = (max(desk.next_check_at(alert, loc), now + TICK_RESEND_S), loc_id)
+        counts: dict[str, int] = {}
+        for _, loc_id in due.values():
+            counts[loc_id] = counts.get(loc_id, 0) + 1
         for loc in ctx.venues.locations:
             ctx.metrics.open_alerts.labels(loc.id).set(counts.get(loc.id, 0))

@@ -195,8 +195,8 @@ def register(ctx: Pronto) -> None:
     state: dict[str, Any] = {"saved_version": -1, "last_prune": 0.0, "scorer": None}
     rolling = RollingTotals(windows)
 
-    @app.on_partitions_revoked.connect
-    async def forget_totals(sender: Any, revoked: Any, **kwargs: Any) -> None:
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def forget_totals(sender: Any, *args: Any, **kwargs: Any) -> None:
         rolling.clear()  # the partitions (and their counters) may move to another worker
 
     def install(model: SentimentModel, drift: DriftMonitor) -> None:

@@ -42,7 +42,9 @@ FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(Healt
 
 
 @pytest.fixture(scope="module")
-def workers(kafka: LocalKafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def workers(
+    kafka: LocalKafka, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     """Two workers on one set of topics: `open` with no rate limit to speak of (the fuzzers),
     `strict` with 30 requests a minute per sender."""
     tmp = tmp_path_factory.mktemp("hostile")
@@ -91,7 +93,7 @@ def form_post(url: str, fields: dict[str, str], headers: dict[str, str] | None =
     return status
 
 
-texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
+texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=60)
 
 
 @FUZZ

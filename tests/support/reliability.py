@@ -71,7 +71,7 @@ class TwilioLog:
                 if not parts.path.endswith("/Messages.json"):
                     self._reply(404, {"message": "not found"})
                     return
-                self._reply(200, log.list(dict(parse_qsl(parts.query))))
+                self._reply(200, log.search(dict(parse_qsl(parts.query))))
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -102,7 +102,7 @@ class TwilioLog:
             self.messages.append(msg)
             return {k: v for k, v in msg.items() if not k.startswith("_")}
 
-    def list(self, query: dict[str, str]) -> dict[str, Any]:
+    def search(self, query: dict[str, str]) -> dict[str, Any]:
         after = 0.0
         if query.get("DateSent>"):
             after = datetime.fromisoformat(query["DateSent>"].replace("Z", "+00:00")).timestamp()
@@ -296,21 +296,29 @@ def expected_counts(records: Iterable[Feedback]) -> dict[str, int]:
     return out
 
 
-def level0_pages(twilio: TwilioLog) -> dict[str, int]:
-    """{page id: times sent} for the first page of each alert ("P<ref>-p0")."""
+def first_pages(twilio: TwilioLog) -> dict[str, int]:
+    """{page id: times sent} for each alert's first page: its own ("P<ref>-p0") or the
+    grouped page of a burst ("P<leader>-g0")."""
     out: dict[str, int] = {}
     for m in twilio.sent():
         pid = page_id_of(m["body"])
-        if pid.endswith("-p0"):
+        if pid.endswith(("-p0", "-g0")):
             out[pid] = out.get(pid, 0) + 1
     return out
 
 
-def opened_alerts(bootstrap: str, topic: str) -> dict[str, set[str]]:
-    """{feedback id: the refs of the alerts it opened} from the "opened" events."""
-    out: dict[str, set[str]] = {}
+def opened_alerts(bootstrap: str, topic: str) -> dict[str, dict[str, str]]:
+    """{feedback id: {alert ref: the ref of the burst leader it joined, or ""}} from the
+    "opened" events on `alerts.events`."""
+    out: dict[str, dict[str, str]] = {}
     for v in topic_values(bootstrap, topic):
         doc = json.loads(v)
-        if doc.get("event") == "opened" and doc.get("alert", {}).get("feedback_ids"):
-            out.setdefault(doc["alert"]["feedback_ids"][0], set()).add(doc["ref"])
+        alert = doc.get("alert") or {}
+        if doc.get("event") == "opened" and alert.get("feedback_ids"):
+            out.setdefault(alert["feedback_ids"][0], {})[doc["ref"]] = alert.get("burst_of", "")
     return out
+
+
+def page_covering(ref: str, burst_of: str) -> str:
+    """The page id that tells a supervisor of alert `ref`: its own, or its burst's."""
+    return f"P{burst_of}-g0" if burst_of else f"P{ref}-p0"

@@ -32,7 +32,7 @@ class DictBook:
     def ref_taken(self, ref: str) -> bool:
         return ref in self.alerts
 
-    def at_location(self, location_id: str) -> list[lc.Alert]:
+    def recently_paged(self, location_id: str) -> list[lc.Alert]:
         return [a for a in self.alerts.values() if a.location_id == location_id]
 
     def apply(self, out: desk.Outputs) -> None:
