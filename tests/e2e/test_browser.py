@@ -72,7 +72,7 @@ def on_shift() -> Supervisor:
     return sup
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # the sync API holds an event loop: end it with this module
 def browser() -> Iterator[Any]:
     """Debian's Chromium under Playwright. Missing, the test fails: a skip would look green."""
     if not CHROMIUM.is_file():
