@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.alerts.senders import Page, SenderError
 from pipeline.alerts.throttle import PageThrottle
+from pipeline.delivery import deliver
 from pipeline.privacy import mask_phone
 
 if TYPE_CHECKING:
@@ -48,9 +49,7 @@ def register(ctx: Pronto) -> None:
         doc = {"schema": 1, "event": kind, "ref": msg["ref"], "location_id": msg["location_id"],
                "at": time.time(), "page_id": msg["page_id"], "kind": msg["kind"],
                "to_name": msg.get("to_name", ""), **extra}  # fmt: skip
-        await ctx.topic("events").send(
-            key=msg["location_id"].encode(), value=json.dumps(doc).encode()
-        )
+        await deliver(ctx.topic("events"), msg["location_id"].encode(), json.dumps(doc).encode())
 
     async def was_sent(page: Page, msg: dict[str, Any]) -> bool:
         """A message from before this process started may have gone out just before a crash:
@@ -125,6 +124,10 @@ def register(ctx: Pronto) -> None:
                 )
                 sent[page_id] = f"failed:{result.error[:100]}"
                 if msg["kind"] == "page":
-                    await ctx.topic("commands").send(key=msg["location_id"].encode(), value=json.dumps({
-                        "schema": 1, "type": "delivery_failed", "page_id": page_id, "ref": msg["ref"],
-                    }).encode())  # fmt: skip
+                    failed = {"schema": 1, "type": "delivery_failed", "page_id": page_id,
+                              "ref": msg["ref"]}  # fmt: skip
+                    await deliver(
+                        ctx.topic("commands"),
+                        msg["location_id"].encode(),
+                        json.dumps(failed).encode(),
+                    )

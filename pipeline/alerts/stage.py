@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.alerts import desk
 from pipeline.alerts import lifecycle as lc
+from pipeline.delivery import deliver
 from pipeline.records import RecordError, ScoredFeedback
 from pipeline.scoring.stage import send_dlq
 
@@ -127,13 +128,11 @@ def register(ctx: Pronto) -> None:
             else:
                 index[key] = open_ref
         for msg in out.messages:
-            await ctx.topic("outbox").send(
-                key=msg["location_id"].encode(), value=json.dumps(msg).encode()
+            await deliver(
+                ctx.topic("outbox"), msg["location_id"].encode(), json.dumps(msg).encode()
             )
         for ev in out.events:
-            await ctx.topic("events").send(
-                key=ev["location_id"].encode(), value=json.dumps(ev).encode()
-            )
+            await deliver(ctx.topic("events"), ev["location_id"].encode(), json.dumps(ev).encode())
             observe(ctx, ev)
             if ev["event"] == "paged" and not ev["alert"].get("burst_of"):
                 book.note_paged(ev["location_id"], ev["ref"], ev["at"])

@@ -19,6 +19,7 @@ from kafka.partitioner.default import murmur2
 from prometheus_client.core import GaugeMetricFamily
 
 from pipeline.config import SCALES, UNKNOWN_LOCATION
+from pipeline.delivery import deliver
 from pipeline.records import Feedback, RecordError, ScoredFeedback
 from pipeline.scoring import windows as win
 from pipeline.scoring.drift import DriftMonitor
@@ -42,7 +43,7 @@ async def send_dlq(
     """Park a record that a stage cannot process, with the reason; count it."""
     doc = {"schema": 1, "stage": stage, "reason": reason, "at": time.time(),
            "value": (value or b"").decode("utf-8", "replace")[:10_000]}  # fmt: skip
-    await ctx.topic("dlq").send(key=key or b"", value=json.dumps(doc).encode())
+    await deliver(ctx.topic("dlq"), key or b"", json.dumps(doc).encode())
     ctx.metrics.dlq.labels(stage).inc()
 
 
@@ -263,9 +264,6 @@ def register(ctx: Pronto) -> None:
                 counters[k] += d
                 loc_id, wname, start, field = k.split("|")
                 rolling.add(loc_id, wname, int(start), field, d)
-            seen[fb.id] = fb.received_at  # after the counters: its changelog entry comes last
-            if state.get("seen_scanned"):
-                seen_order.append((fb.received_at, fb.id))
             summary = location_summary(
                 counters.get, fb.location_id, fb.scale, windows, now, rolling
             )
@@ -274,12 +272,19 @@ def register(ctx: Pronto) -> None:
                 sentiment_label=out.prediction.label, model_version=scorer.model.version,
                 scored_at=now, labelled=out.labelled, scores=summary,
             )  # fmt: skip
-            await ctx.topic("scored").send(key=fb.location_id.encode(), value=record.to_json())
+            await deliver(ctx.topic("scored"), fb.location_id.encode(), record.to_json())
             if out.drift is not None:
-                await ctx.topic("commands").send(key=fb.location_id.encode(), value=json.dumps({
-                    "schema": 1, "type": "drift", "location_id": fb.location_id, "at": now,
-                    "before": out.drift.before_mean, "after": out.drift.after_mean, "n": out.drift.n,
-                }).encode())  # fmt: skip
+                drift = {"schema": 1, "type": "drift", "location_id": fb.location_id, "at": now,
+                         "before": out.drift.before_mean, "after": out.drift.after_mean,
+                         "n": out.drift.n}  # fmt: skip
+                await deliver(
+                    ctx.topic("commands"), fb.location_id.encode(), json.dumps(drift).encode()
+                )
+            # Marked seen only once its output is in Kafka: a crash before this point
+            # reprocesses it (at least once) rather than skipping it (lost).
+            seen[fb.id] = fb.received_at
+            if state.get("seen_scanned"):
+                seen_order.append((fb.received_at, fb.id))
             m = ctx.metrics
             if out.late:
                 m.late_events.labels(fb.location_id).inc()
