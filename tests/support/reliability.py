@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -163,6 +164,8 @@ def reliability_env(twilio: TwilioLog, venues: Path, **extra: str) -> dict[str, 
         # Every answer of a run stays in every window, so the counts can be compared exactly.
         "PRONTO_WINDOWS": "15m,1h",
         "PRONTO_SESSION_TIMEOUT_S": "6",
+        # RELIABILITY_GUARANTEE=exactly_once runs the same tests on Kafka transactions.
+        "PRONTO_PROCESSING_GUARANTEE": os.environ.get("RELIABILITY_GUARANTEE", "at_least_once"),
         **extra,
     }
 
