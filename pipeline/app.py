@@ -83,10 +83,6 @@ def make_faust_app(settings: Settings) -> faust.App:
         broker_commit_every=100,
         broker_commit_interval=0.5,
         stream_wait_empty=False,
-        # Faust hands fetched records to the agents one by one: while the score agent's queue
-        # is full, nothing behind it (the alert stage's input) moves. Small polls interleave
-        # the stages a little better under a backlog (measured: still mostly after it).
-        broker_max_poll_records=100,
         # A killed worker's partitions move within seconds, not the default minute.
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),

@@ -45,7 +45,7 @@ class Book(Protocol):
 
     def alert(self, ref: str) -> lc.Alert | None: ...
     def open_ref(self, key: str) -> str | None: ...
-    def ref_taken(self, ref: str) -> bool: ...
+    def ref_taken(self, ref: str, feedback_id: str) -> bool: ...
     def recently_paged(self, location_id: str) -> list[lc.Alert]: ...
 
 
@@ -111,7 +111,9 @@ def _open(book: Book, loc: Location, key: str, decision: Decision, sf: ScoredFee
     out = Outputs()
     fb = sf.fb if sf else None
     seed = fb.id if fb else f"{key}@{int(now)}"
-    ref = lc.make_ref(f"{loc.id}|{seed}", book.ref_taken)
+    # A redelivered feedback whose first processing already opened (and published) an alert
+    # finds its own reference again, so its pages keep their ids and go out once.
+    ref = lc.make_ref(f"{loc.id}|{seed}", lambda r: book.ref_taken(r, fb.id if fb else seed))
     alert, events = lc.open_alert(
         ref, loc.id, fb.customer_ref if fb else "", fb.id if fb else "", str(decision.reason),
         decision.urgent, now, detail=decision.detail, text=fb.text if fb else decision.detail,
@@ -135,7 +137,9 @@ def _open(book: Book, loc: Location, key: str, decision: Decision, sf: ScoredFee
     more: list[lc.Event]
     alert, more = lc.page(alert, sup.name, now)
     leader = (
-        None if decision.urgent or decision.for_manager else _burst_leader(book, loc, sup.name, now)
+        None
+        if decision.urgent or decision.for_manager
+        else _burst_leader(book, loc, sup.name, now, ref)
     )
     if leader is None:
         _page(out, alert, loc, sup, now)
@@ -152,9 +156,14 @@ def _open(book: Book, loc: Location, key: str, decision: Decision, sf: ScoredFee
     return out
 
 
-def _burst_leader(book: Book, loc: Location, sup_name: str, now: float) -> lc.Alert | None:
-    """An alert at `loc` paged to the same person moments ago, still unanswered."""
+def _burst_leader(
+    book: Book, loc: Location, sup_name: str, now: float, ref: str
+) -> lc.Alert | None:
+    """An alert at `loc` paged to the same person moments ago, still unanswered (not `ref`
+    itself, which a redelivery can find)."""
     for a in book.recently_paged(loc.id):
+        if a.ref == ref:
+            continue
         if (a.state in lc.PAGED_STATES and a.level == 0 and not a.burst_of and not a.burst_paged
                 and a.recipients[-1:] == (sup_name,) and now - (a.paged_at or 0) < BURST_SPAN_S):  # fmt: skip
             return a

@@ -47,8 +47,12 @@ class TableBook:
         ref = self.index.get(key)
         return ref if ref and self.alerts.get(ref) else None
 
-    def ref_taken(self, ref: str) -> bool:
-        return ref in self.alerts or f"ref:{ref}" in self.known_refs
+    def ref_taken(self, ref: str, feedback_id: str) -> bool:
+        """Whether `ref` belongs to another alert (here or in the worker-wide index)."""
+        mine = self.alerts.get(ref) or self.known_refs.get(f"alert:{ref}")
+        if mine is None:
+            return False
+        return (mine.get("feedback_ids") or [None])[0] != feedback_id
 
     def recently_paged(self, location_id: str) -> list[lc.Alert]:
         """The latest alert paged on its own at `location_id`, if within the burst span: the
@@ -177,6 +181,8 @@ def register(ctx: Pronto) -> None:
         state: after a restart or a rebalance the index is rebuilt from it (re-armed)."""
         now = time.time()
         if rearm["needed"]:
+            if ctx.app.rebalancing or not ctx.app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+                return  # re-arm from the whole table, once it has been recovered
             rearm["needed"] = False
             due.clear()
             for ref, d in list(alerts.items()):

@@ -280,8 +280,8 @@ def register(ctx: Pronto) -> None:
                 await deliver(
                     ctx.topic("commands"), fb.location_id.encode(), json.dumps(drift).encode()
                 )
-            # Marked seen only once its output is in Kafka: a crash before this point
-            # reprocesses it (at least once) rather than skipping it (lost).
+            # Marked seen only after its output was handed to the producer: a crash before this
+            # point reprocesses it (at least once) rather than skipping it (lost).
             seen[fb.id] = fb.received_at
             if state.get("seen_scanned"):
                 seen_order.append((fb.received_at, fb.id))

@@ -29,8 +29,9 @@ class DictBook:
         ref = self.index.get(key)
         return ref if ref in self.alerts else None
 
-    def ref_taken(self, ref: str) -> bool:
-        return ref in self.alerts
+    def ref_taken(self, ref: str, feedback_id: str) -> bool:
+        a = self.alerts.get(ref)
+        return a is not None and a.feedback_ids[:1] != (feedback_id,)
 
     def recently_paged(self, location_id: str) -> list[lc.Alert]:
         return [a for a in self.alerts.values() if a.location_id == location_id]
@@ -189,3 +190,13 @@ def test_an_urgent_message_is_never_held_back_in_a_burst() -> None:
     book.apply(desk.on_feedback(book, BUS, scored("u0", 2, "sucio", customer="c_0"), now))
     out = desk.on_feedback(book, BUS, scored("u1", None, "hay una pelea", customer="c_1"), now + 2)
     assert len(out.messages) == 1 and out.messages[0]["urgent"]
+
+
+def test_a_redelivered_complaint_finds_its_own_reference_again() -> None:
+    book, now = DictBook(), time.time()
+    first = desk.on_feedback(book, BUS, scored("r1", 1, "mal"), now)
+    book.apply(first)
+    ref = first.messages[0]["ref"]
+    book.index.clear()  # as if the index's changelog had been lost in a crash
+    again = desk.on_feedback(book, BUS, scored("r1", 1, "mal"), now + 1)
+    assert again.messages[0]["page_id"] == first.messages[0]["page_id"] == f"P{ref}-p0"
