@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from pipeline.ingest.routes import ingest_of
 from pipeline.scoring.stage import current_scores
+from pipeline.web import console
 
 if TYPE_CHECKING:
     from pipeline.app import Pronto
@@ -59,9 +60,4 @@ def register(ctx: Pronto, router: Any) -> None:
     router.add_get("/readyz", readyz)
     router.add_get("/metrics", metrics)
     router.add_get("/api/v1/scores", scores)
-    try:
-        from pipeline.web import console
-    except ImportError:  # the console module is optional in a stripped-down build
-        logger.warning("the supervisor console is not available")
-        return
     console.register(ctx, router, ingest_of(ctx))
