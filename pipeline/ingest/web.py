@@ -115,25 +115,27 @@ class WebIntake:
         )  # fmt: skip
         return await self.ingest.store(fb)
 
-    async def form(self, request: web.Request) -> web.Response:
+    def _page_target(self, request: web.Request) -> tuple[Location | None, str, bool]:
+        """The form's location (None: unknown), its language and whether it is a kiosk."""
         loc = self.ctx.venues.by_id(request.match_info["location_id"])
         lang = form_page.pick_lang(request.headers.get("Accept-Language", ""), loc)
+        return loc, lang, request.query.get("kiosk") == "1"
+
+    async def form(self, request: web.Request) -> web.Response:
+        loc, lang, kiosk = self._page_target(request)
         if loc is None:
             return web.Response(
                 status=404, text=form_page.not_found(lang), content_type="text/html"
             )
-        kiosk = request.query.get("kiosk") == "1"
         return web.Response(text=form_page.render_form(loc, lang, kiosk), content_type="text/html")
 
     async def submit_form(self, request: web.Request) -> web.Response:
         received_at = time.time()
-        loc = self.ctx.venues.by_id(request.match_info["location_id"])
-        lang = form_page.pick_lang(request.headers.get("Accept-Language", ""), loc)
+        loc, lang, kiosk = self._page_target(request)
         if loc is None:
             return web.Response(
                 status=404, text=form_page.not_found(lang), content_type="text/html"
             )
-        kiosk = request.query.get("kiosk") == "1"
         if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
             return web.Response(status=415, text="unsupported content type")
         if not self.ingest.limiter.allow(self._client(request), received_at):
