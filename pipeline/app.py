@@ -14,6 +14,7 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
+from pipeline import faust_fixes
 from pipeline.alerts.senders import ConsoleSender, PageSender, TwilioSender
 from pipeline.config import Venues, load_venues
 from pipeline.metrics import Metrics
@@ -59,6 +60,7 @@ def make_sender(settings: Settings) -> PageSender:
 
 
 def make_faust_app(settings: Settings) -> faust.App:
+    faust_fixes.apply()  # offsets are never committed past an unprocessed record
     home = settings.home.resolve()
     (home / "faust").mkdir(parents=True, exist_ok=True)
     return faust.App(

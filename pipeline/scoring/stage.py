@@ -22,6 +22,7 @@ from pipeline.config import SCALES, UNKNOWN_LOCATION
 from pipeline.delivery import deliver
 from pipeline.records import Feedback, RecordError, ScoredFeedback
 from pipeline.scoring import windows as win
+from pipeline.scoring.counts import add_once, count_of, is_other_copy, received_at_of, seen_mark
 from pipeline.scoring.drift import DriftMonitor
 from pipeline.scoring.rolling import RollingTotals
 from pipeline.scoring.scorer import Scorer
@@ -85,7 +86,7 @@ def location_summary(get: Any, location_id: str, scale: str | None,
     fields = SCALE_FIELDS.get(scale or "", win.FIELDS)
 
     def read(k: str) -> int:
-        return int(get(k, 0))
+        return count_of(get(k))
 
     if rolling is None:
         return {
@@ -188,7 +189,7 @@ def register(ctx: Pronto) -> None:
     s = ctx.settings
     windows = win.parse_windows(s.windows)
     ctx.state["windows"] = windows
-    counters = app.Table("score-counters", default=int, partitions=s.partitions)
+    counters = app.Table("score-counters", default=None, partitions=s.partitions)
     seen = app.Table("seen-feedback", default=None, partitions=s.partitions)
     ctx.tables.update(counters=counters, seen=seen)
     ctx.registry.register(ScoresCollector(ctx))  # type: ignore[arg-type]
@@ -235,7 +236,8 @@ def register(ctx: Pronto) -> None:
         for k in win.expired_keys(list(counters.keys()), now, windows, s.lateness_s):
             del counters[k]
         if not state.get("seen_scanned"):  # once after start: ids recovered from the changelog
-            seen_order.extend(sorted((at, k) for k, at in seen.items() if at is not None))
+            marks = ((received_at_of(mark), k) for k, mark in seen.items())
+            seen_order.extend(sorted((at, k) for at, k in marks if at is not None))
             state["seen_scanned"] = True
         while seen_order and seen_order[0][0] < now - DEDUPE_HORIZON_S:
             _, k = seen_order.popleft()
@@ -255,13 +257,18 @@ def register(ctx: Pronto) -> None:
                 logger.warning("undecodable record to the DLQ: %s", e)
                 await send_dlq(ctx, event.key, event.value, str(e), "score")
                 continue
-            if fb.id in seen:
+            part, offset = event.message.partition, event.message.offset
+            mark = seen.get(fb.id)
+            if mark is not None and is_other_copy(mark, part, offset):
                 ctx.metrics.feedback_rejected.labels("duplicate").inc()
                 continue
             now = time.time()
             out = scorer.score(fb, now)
             for k, d in out.increments.items():
-                counters[k] += d
+                value = add_once(counters.get(k), d, part, offset)
+                if value is None:  # this record reached this counter before a crash: replayed
+                    continue
+                counters[k] = value
                 loc_id, wname, start, field = k.split("|")
                 rolling.add(loc_id, wname, int(start), field, d)
             summary = location_summary(
@@ -282,8 +289,9 @@ def register(ctx: Pronto) -> None:
                 )
             # Marked seen only after its output was handed to the producer: a crash before this
             # point reprocesses it (at least once) rather than skipping it (lost).
-            seen[fb.id] = fb.received_at
-            if state.get("seen_scanned"):
+            if mark is None:
+                seen[fb.id] = seen_mark(fb.received_at, part, offset)
+            if mark is None and state.get("seen_scanned"):
                 seen_order.append((fb.received_at, fb.id))
             m = ctx.metrics
             if out.late:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -74,6 +75,33 @@ async def test_score_agent_counts_once_and_publishes_scores(ctx: Pronto) -> None
     assert (last["nps_n"], last["nps"]) == (2, 0.0)  # one detractor, one promoter
     assert scored[0].sentiment_label == "negative" and scored[0].labelled
     assert scored[1].model_version == scored[0].model_version + 1  # learned from its own score
+
+
+async def test_a_record_replayed_after_a_crash_is_counted_exactly_once(ctx: Pronto) -> None:
+    """After a kill, Faust replays from the committed offset, and the dedupe mark and the
+    counters (separate changelog records) may each have landed without the other."""
+    fb1, fb2 = feedback("f1", 3, "tarde otra vez"), feedback("f2", 9, "muy bien")
+    counters, seen = ctx.tables["counters"], ctx.tables["seen"]
+    async with agent(ctx, "score").test_context() as a:
+        await a.put(key=b"bus-42", value=fb1.to_json(), partition=2)
+        await asyncio.sleep(0.05)  # the agent finishes the record
+        # 1. The counters landed, the dedupe mark did not: the replay must not count again.
+        del seen.data["f1"]
+        a.sent_offset -= 1  # the consumer group resumes at the same offset
+        await a.put(key=b"bus-42", value=fb1.to_json(), partition=2)
+        await asyncio.sleep(0.05)
+        # 2. The dedupe mark landed, the counters did not: the replay must count it.
+        for k in list(counters.data):
+            del counters.data[k]
+        await ctx.app.on_partitions_revoked.send(set())  # a new process has no cached totals
+        a.sent_offset -= 1
+        await a.put(key=b"bus-42", value=fb1.to_json(), partition=2)
+        # 3. Another record with the same id (a retried webhook) is a duplicate.
+        await a.put(key=b"bus-42", value=fb1.to_json(), partition=2)
+        await a.put(key=b"bus-42", value=fb2.to_json(), partition=2)
+    scored = [ScoredFeedback.from_dict(v) for v in ctx.topics["scored"].values()]  # type: ignore[attr-defined]
+    assert [s.fb.id for s in scored] == ["f1", "f1", "f1", "f2"]  # replays are scored again
+    assert [s.scores["5m"]["nps_n"] for s in scored] == [1, 1, 1, 2]  # ... but counted once
 
 
 async def test_score_agent_sends_garbage_to_the_dlq_and_keeps_going(ctx: Pronto) -> None:
