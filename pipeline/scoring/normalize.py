@@ -209,15 +209,56 @@ def _emoji_to_tokens(text: str) -> str:
     return "".join(out)
 
 
+# English words whose doubled vowel a stretch would lose ("goooood" must not become "god").
+DOUBLE_VOWEL_WORDS = frozenset(
+    [
+        "good",
+        "food",
+        "cool",
+        "too",
+        "soon",
+        "sweet",
+        "feel",
+        "need",
+        "free",
+        "beer",
+        "coffee",
+        "room",
+        "book",
+        "look",
+        "took",
+        "mood",
+        "poor",
+        "door",
+        "floor",
+        "see",
+        "seen",
+        "meet",
+        "week",
+        "sleep",
+        "cheese",
+        "green",
+        "three",
+        "agree",
+        "yummy",
+        "yum",
+        "boo",
+    ]
+)
+
+
 def squeeze(word: str) -> str:
-    """Collapse a letter stretched three times or more: to one in vowels, else to two.
+    """Collapse a letter stretched three times or more: to one in vowels, else to two, unless
+    the word is one of the English words with a double vowel.
 
     Doubled consonants are real words in both languages ("llegar", "coffee", "arroz").
 
     >>> squeeze("buenooo"), squeeze("goooood"), squeeze("siiii"), squeeze("mallll")
-    ('bueno', 'god', 'si', 'mall')
+    ('bueno', 'good', 'si', 'mall')
     """
-    return _RUN3_RE.sub(lambda m: m.group(1) if m.group(1) in "aeiou" else m.group(1) * 2, word)
+    one = _RUN3_RE.sub(lambda m: m.group(1) if m.group(1) in "aeiou" else m.group(1) * 2, word)
+    two = _RUN3_RE.sub(lambda m: m.group(1) * 2, word)
+    return two if two != one and two in DOUBLE_VOWEL_WORDS else one
 
 
 def _expand(token: str) -> list[str]:

@@ -167,3 +167,25 @@ def test_seeded_model_gets_the_obvious_ones(
     seeded: SentimentModel, text: str, lang: str, label: str
 ) -> None:
     assert seeded.predict(text, lang).label == label
+
+
+def test_the_lexicon_is_written_in_the_form_normalize_produces() -> None:
+    from pipeline.scoring.lexicon import load_lexicon
+    from pipeline.scoring.normalize import normalize
+
+    lexicon = load_lexicon()
+    assert len(lexicon) > 3000
+    assert all(v in (-3, -2, -1, 1, 2, 3) for v in lexicon.values())
+    unreachable = [w for w in lexicon if normalize(w) != w]
+    assert unreachable == [], unreachable[:10]
+
+
+def test_lexicon_features_reach_words_the_seed_never_labelled() -> None:
+    from pipeline.scoring.lexicon import lexicon_features
+    from pipeline.scoring.normalize import normalize
+
+    bad = lexicon_features(normalize("Absolutamente repugnante, una estafa"))
+    good = lexicon_features(normalize("Simply exquisite, flawless service"))
+    flipped = lexicon_features(normalize("not delicious at all"))
+    assert bad["lex_balance"] < -0.5 < 0.5 < good["lex_balance"]
+    assert flipped["lex_neg"] > flipped["lex_pos"]
