@@ -211,40 +211,10 @@ def _emoji_to_tokens(text: str) -> str:
 
 # English words whose doubled vowel a stretch would lose ("goooood" must not become "god").
 DOUBLE_VOWEL_WORDS = frozenset(
-    [
-        "good",
-        "food",
-        "cool",
-        "too",
-        "soon",
-        "sweet",
-        "feel",
-        "need",
-        "free",
-        "beer",
-        "coffee",
-        "room",
-        "book",
-        "look",
-        "took",
-        "mood",
-        "poor",
-        "door",
-        "floor",
-        "see",
-        "seen",
-        "meet",
-        "week",
-        "sleep",
-        "cheese",
-        "green",
-        "three",
-        "agree",
-        "yummy",
-        "yum",
-        "boo",
-    ]
-)
+    ["good", "food", "cool", "too", "soon", "sweet", "feel", "need", "free", "beer", "coffee",
+     "room", "book", "look", "took", "mood", "poor", "door", "floor", "see", "seen", "meet",
+     "week", "sleep", "cheese", "green", "three", "agree", "yummy", "yum", "boo"]
+)  # fmt: skip
 
 
 def squeeze(word: str) -> str:

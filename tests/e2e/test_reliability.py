@@ -140,15 +140,6 @@ def http_load(url: str, locations: list[tuple[str, str]], n: int, stop: threadin
         time.sleep(0.25)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "known bug, issue 10: after SIGKILL restarts the consumer group commits feedback.raw "
-        "offsets of records the score agent never processed (none of the missing ids is in the "
-        "seen-feedback changelog), in Faust's fetch/commit path; 59-853 of 5,150 lost in 4 runs. "
-        "It runs in CI so that a fix shows up as XPASS."
-    ),
-)
 def test_sigkill_five_times_under_load_loses_nothing_and_pages_once(
     make_worker: Any, bootstrap: str, twilio: TwilioLog, tmp_path: Path
 ) -> None:
@@ -334,14 +325,6 @@ def _outage(make_worker: Any, broker: LocalKafka, twilio: TwilioLog, tmp_path: P
     assert counts == expected, figures
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "known bug, issue 10: the same Faust rebalance path as the crash test; a rebalance after "
-        "a kill can skip a few fetched records (0 to 5 of 2,400 in the last runs). Counts and "
-        "pages were exact in the runs that lost nothing."
-    ),
-)
 def test_scale_out_three_workers_kill_one_moves_partitions_and_state(
     make_worker: Any, bootstrap: str, twilio: TwilioLog, tmp_path: Path
 ) -> None:
