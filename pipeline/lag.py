@@ -21,15 +21,29 @@ def register(ctx: Pronto) -> None:
 
     @ctx.app.timer(LAG_EVERY_S)
     async def measure_lag() -> None:
-        consumer = ctx.app.consumer
-        tps = [tp for tp in consumer.assignment() if tp.topic in sources]
-        if not tps:
+        # An exception in a Faust timer crashes the worker; a rebalance can take a partition
+        # away between `assignment()` and `position()`. Lag is skipped then, not fatal.
+        if ctx.app.rebalancing:
             return
-        highwaters = await consumer.highwaters(*tps)
-        lag: dict[str, int] = dict.fromkeys(sources, 0)
-        for tp in tps:
-            pos = await consumer.position(tp)
-            if pos is not None and highwaters.get(tp) is not None:
-                lag[tp.topic] += max(0, highwaters[tp] - pos)
+        try:
+            lag = await measure(ctx, sources)
+        except Exception as e:
+            logger.debug("consumer lag not measured this time: %r", e)
+            return
         for topic, value in lag.items():
             ctx.metrics.consumer_lag.labels(topic).set(value)
+
+
+async def measure(ctx: Pronto, sources: set[str]) -> dict[str, int]:
+    """Messages behind the end of each source topic, over the partitions this worker holds."""
+    consumer = ctx.app.consumer
+    lag: dict[str, int] = dict.fromkeys(sources, 0)
+    tps = [tp for tp in consumer.assignment() if tp.topic in sources]
+    if not tps:
+        return lag
+    highwaters = await consumer.highwaters(*tps)
+    for tp in tps:
+        pos = await consumer.position(tp)
+        if pos is not None and highwaters.get(tp) is not None:
+            lag[tp.topic] += max(0, highwaters[tp] - pos)
+    return lag
