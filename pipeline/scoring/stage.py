@@ -26,6 +26,7 @@ from pipeline.scoring.counts import add_once, count_of, is_other_copy, received_
 from pipeline.scoring.drift import DriftMonitor
 from pipeline.scoring.rolling import RollingTotals
 from pipeline.scoring.scorer import Scorer
+from pipeline.scoring.seed_cache import seeded_model
 from pipeline.scoring.sentiment import SentimentModel, label_from_score
 
 if TYPE_CHECKING:
@@ -165,8 +166,8 @@ def load_model(ctx: Pronto) -> tuple[SentimentModel, DriftMonitor]:
                     return model, drift
     finally:
         consumer.close()
-    logger.info("no saved model: learning the seed corpus")
-    return SentimentModel.with_seed_corpus(), DriftMonitor()
+    logger.info("no saved model: starting from the seed corpus")
+    return seeded_model(), DriftMonitor()
 
 
 def check_answer(fb: Feedback) -> None:

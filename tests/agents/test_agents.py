@@ -15,6 +15,7 @@ from pipeline.alerts.senders import RecordingSender
 from pipeline.app import Pronto, build
 from pipeline.records import Feedback, ScoredFeedback
 from pipeline.scoring.drift import DriftMonitor
+from pipeline.scoring.seed_cache import seeded_model
 from pipeline.scoring.sentiment import SentimentModel
 from pipeline.settings import Settings
 
@@ -39,7 +40,7 @@ def ctx(tmp_path: Any) -> Iterator[Pronto]:
     pronto = build(settings, registry=CollectorRegistry(), sender=RecordingSender())
     pronto.app.finalize()
     pronto.app.flow_control.resume()
-    pronto.state["install_model"](SentimentModel.with_seed_corpus(), DriftMonitor())
+    pronto.state["install_model"](seeded_model(), DriftMonitor())
     for name in ("scored", "dlq", "commands", "events", "outbox"):
         pronto.topics[name] = FakeTopic()  # type: ignore[assignment]
     yield pronto

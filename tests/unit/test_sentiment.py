@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -189,3 +190,25 @@ def test_lexicon_features_reach_words_the_seed_never_labelled() -> None:
     flipped = lexicon_features(normalize("not delicious at all"))
     assert bad["lex_balance"] < -0.5 < 0.5 < good["lex_balance"]
     assert flipped["lex_neg"] > flipped["lex_pos"]
+
+
+def test_the_seeded_model_is_learned_once_and_then_read_from_the_cache(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
+    from pipeline.scoring import seed_cache
+
+    monkeypatch.setenv("PRONTO_SEED_CACHE", str(tmp_path))
+    first = seed_cache.seeded_model()
+    cached = list(tmp_path.glob("seed-model-*.pickle"))
+    assert len(cached) == 1
+    learned = []
+    monkeypatch.setattr(SentimentModel, "with_seed_corpus",
+                        classmethod(lambda cls, seed=42: learned.append(seed)))  # fmt: skip
+    second = seed_cache.seeded_model()
+    assert learned == []  # not learned again
+    text = "la comida fría y el camarero borde"
+    assert second.predict(text).probs == first.predict(text).probs
+    cached[0].write_bytes(b"torn")  # a broken cache is relearned, not fatal
+    monkeypatch.undo()
+    monkeypatch.setenv("PRONTO_SEED_CACHE", str(tmp_path))
+    assert seed_cache.seeded_model().predict(text).label == first.predict(text).label
