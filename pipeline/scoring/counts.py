@@ -3,25 +3,27 @@
 The score stage is at-least-once: after a crash, Faust replays `feedback.raw` from the last
 committed offset, and a record may already have reached some of its counters (each counter key is
 its own changelog record, so a kill can land between them). A plain integer cannot tell a replay
-from a new answer; this value can. It is `[count, {source partition: last offset applied}]`, one
+from a new answer; this value can. It is `[count, source partition, last offset applied]`, one
 changelog record, so the count and the mark move together or not at all: each key is exact on
 its own, whatever the others did.
 
-The count is still a scalar sum updated with `+=`: the mark only says whether to add.
-Old plain-int values (before the mark) are read as counts with no mark.
+The count is still a scalar sum updated with `+=`: the mark only says whether to add. A
+location's records all come from one partition (`feedback.raw` is keyed by location), so one
+mark per key is enough; a record from another partition (the topic was repartitioned) is added
+and moves the mark. Old plain-int values are read as counts with no mark.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-CountValue = list[Any]  # [count, {"partition": offset}]
+CountValue = list[int]  # [count, partition, offset]
 
 
 def count_of(value: Any) -> int:
     """The count in a counter value (a marked list, a legacy int, or nothing).
 
-    >>> count_of([3, {"0": 17}]), count_of(5), count_of(None)
+    >>> count_of([3, 0, 17]), count_of(5), count_of(None)
     (3, 5, 0)
     """
     if value is None:
@@ -36,25 +38,20 @@ def add_once(value: Any, delta: int, partition: int, offset: int) -> CountValue 
     when that record (or a later one of the same partition) was already applied: a replay.
 
     >>> v = add_once(None, 1, 0, 10); v
-    [1, {'0': 10}]
+    [1, 0, 10]
     >>> v = add_once(v, 2, 0, 11); v
-    [3, {'0': 11}]
+    [3, 0, 11]
     >>> add_once(v, 1, 0, 11) is None, add_once(v, 1, 0, 5) is None  # replayed after a crash
     (True, True)
-    >>> add_once(v, 1, 3, 2)  # another partition keeps its own mark
-    [4, {'0': 11, '3': 2}]
+    >>> add_once(v, 1, 3, 2)  # from another partition: added, and the mark moves there
+    [4, 3, 2]
     >>> add_once(7, 1, 0, 0)  # a legacy int counts on
-    [8, {'0': 0}]
+    [8, 0, 0]
     """
-    marks: dict[str, int] = {}
-    if isinstance(value, list | tuple) and len(value) > 1 and isinstance(value[1], dict):
-        marks = dict(value[1])
-    key = str(partition)
-    last = marks.get(key)
-    if last is not None and offset <= last:
+    marked = isinstance(value, list | tuple) and len(value) == 3
+    if marked and int(value[1]) == partition and offset <= int(value[2]):
         return None
-    marks[key] = offset
-    return [count_of(value) + delta, marks]
+    return [count_of(value) + delta, partition, offset]
 
 
 def seen_mark(received_at: float, partition: int, offset: int) -> list[Any]:
