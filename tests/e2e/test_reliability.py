@@ -402,6 +402,69 @@ def _scale_out(workers: list[Worker], bootstrap: str, twilio: TwilioLog,
     assert_pages_exact(pages)
 
 
+def test_a_rolling_restart_under_load_keeps_totals_exact_and_pages_once(
+    make_worker: Any, bootstrap: str, twilio: TwilioLog, tmp_path: Path
+) -> None:
+    """The graceful path a deploy takes: a worker joins and another leaves by SIGTERM, while
+    the load runs. Both rebalances revoke partitions from a live worker mid-stream."""
+    t0 = time.monotonic()
+    locations = write_venues(tmp_path / "venues.toml", 8)
+    base = worker_env(bootstrap, tmp_path / "home0", PRONTO_PARTITIONS="8",
+                      **reliability_env(twilio, tmp_path / "venues.toml"))  # fmt: skip
+    prefix = base["PRONTO_TOPIC_PREFIX"]
+    envs = [base] + [
+        {**base, "PRONTO_HOME": str(tmp_path / f"home{i}"),
+         "PRONTO_WEB_PORT": worker_env(bootstrap, tmp_path)["PRONTO_WEB_PORT"]}
+        for i in (1, 2)
+    ]  # fmt: skip
+    workers = [Worker(env=e, port=int(e["PRONTO_WEB_PORT"]), log=tmp_path / f"worker{i}.log")
+               for i, e in enumerate(envs)]  # fmt: skip
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda w: w.start(), workers[:2]))
+        load = make_load(2400, locations, 0.15, SEED + 3)
+        accepted: list[Feedback] = []
+        produced = threading.Thread(target=lambda: accepted.extend(
+            produce_steady(bootstrap, f"{prefix}feedback.raw", load, rate_per_s=80)))  # fmt: skip
+        produced.start()
+        time.sleep(8)
+        joined_at = time.monotonic() - t0
+        workers[2].start()  # joins: partitions move away from two live workers
+        time.sleep(6)
+        left_at = time.monotonic() - t0
+        workers[0].stop()  # SIGTERM: a graceful leave, its partitions move to the others
+        produced.join()
+        survivors = workers[1:]
+        stored = stored_feedback(bootstrap, f"{prefix}feedback.raw")
+        wanted = {fb.id for fb in stored}
+        assert {fb.id for fb in accepted} <= wanted
+        ids = wait_scored(bootstrap, f"{prefix}feedback.scored", wanted, timeout_s=120)
+        complaints = {fb.id for fb in stored if is_complaint(fb)}
+        wait_pages(twilio, bootstrap, prefix, complaints, timeout_s=90)
+        counts, owners = merged_counts([w.url for w in survivors], "15m")
+        expected = expected_counts(stored)
+        pages = check_pages(bootstrap, prefix, twilio, complaints)
+        figures = {
+            "accepted": len(accepted),
+            "missing_from_scored": len(wanted - set(ids)),
+            "scored_duplicates": len(ids) - len(set(ids)),
+            "table_n": counts,
+            "expected_n": expected,
+            "joined_at_s": round(joined_at, 1),
+            "left_at_s": round(left_at, 1),
+            "total_s": round(time.monotonic() - t0, 1),
+            **pages,
+        }
+        report("rolling", figures)
+        assert all(owners.get(loc) == 1 for loc, _ in locations), figures
+        assert wanted <= set(ids), figures
+        assert counts == expected, figures
+        assert_pages_exact(pages)
+    finally:
+        for w in workers:
+            w.stop()
+
+
 def group_lag(bootstrap: str, group: str, topic: str) -> dict[int, tuple[int | None, int]]:
     """{partition: (committed offset, end offset)} of `group` on `topic`."""
     from kafka import KafkaConsumer, TopicPartition
