@@ -159,9 +159,9 @@ def load_model(ctx: Pronto) -> tuple[SentimentModel, DriftMonitor]:
             if end > 0:
                 consumer.seek(tp, end - 1)
                 for rec in consumer:
-                    blob = json.loads(zlib.decompress(rec.value))
-                    model = SentimentModel.from_bytes(bytes.fromhex(blob["model"]))
-                    drift = DriftMonitor.from_bytes(bytes.fromhex(blob["drift"]))
+                    model_bytes, drift_bytes = decode_model(rec.value)
+                    model = SentimentModel.from_bytes(model_bytes)
+                    drift = DriftMonitor.from_bytes(drift_bytes)
                     logger.info("restored the model, version %s", model.version)
                     return model, drift
     finally:
@@ -170,10 +170,35 @@ def load_model(ctx: Pronto) -> tuple[SentimentModel, DriftMonitor]:
     return seeded_model(), DriftMonitor()
 
 
+MODEL_FORMAT = b"pronto-model-2\n"
+
+
 def encode_model(model: bytes, drift: bytes, version: int) -> bytes:
-    """The `pronto.model` record: the pickled model and drift monitor, zlib-compressed JSON."""
-    blob = {"model": model.hex(), "drift": drift.hex(), "version": version, "at": time.time()}
-    return zlib.compress(json.dumps(blob).encode(), 1)
+    """The `pronto.model` record: a format line, then the pickled model and drift monitor as
+    zlib-compressed JSON-free bytes (no hex copy: the model is megabytes).
+
+    >>> decode_model(encode_model(b"m", b"d", 3))
+    (b'm', b'd')
+    """
+    head = json.dumps({"version": version, "at": time.time(), "model": len(model)}).encode()
+    return MODEL_FORMAT + zlib.compress(head + b"\n" + model + drift, 1)
+
+
+def decode_model(value: bytes) -> tuple[bytes, bytes]:
+    """(model, drift) pickles from a `pronto.model` record, this format or the first one
+    (zlib-compressed JSON with hex strings).
+
+    >>> old = zlib.compress(json.dumps({"model": b"m".hex(), "drift": b"d".hex()}).encode())
+    >>> decode_model(old)
+    (b'm', b'd')
+    """
+    if value.startswith(MODEL_FORMAT):
+        raw = zlib.decompress(value[len(MODEL_FORMAT) :])
+        head, _, rest = raw.partition(b"\n")
+        n = int(json.loads(head)["model"])
+        return rest[:n], rest[n:]
+    blob = json.loads(zlib.decompress(value))
+    return bytes.fromhex(blob["model"]), bytes.fromhex(blob["drift"])
 
 
 def check_answer(fb: Feedback) -> None:
