@@ -330,16 +330,7 @@ def test_scale_out_three_workers_kill_one_moves_partitions_and_state(
 ) -> None:
     t0 = time.monotonic()
     locations = write_venues(tmp_path / "venues.toml", 16)
-    base = worker_env(bootstrap, tmp_path / "home0", PRONTO_PARTITIONS="8",
-                      **reliability_env(twilio, tmp_path / "venues.toml"))  # fmt: skip
-    prefix = base["PRONTO_TOPIC_PREFIX"]
-    envs = [base] + [
-        {**base, "PRONTO_HOME": str(tmp_path / f"home{i}"),
-         "PRONTO_WEB_PORT": worker_env(bootstrap, tmp_path)["PRONTO_WEB_PORT"]}
-        for i in (1, 2)
-    ]  # fmt: skip
-    workers = [Worker(env=e, port=int(e["PRONTO_WEB_PORT"]), log=tmp_path / f"worker{i}.log")
-               for i, e in enumerate(envs)]  # fmt: skip
+    workers, prefix = worker_group(bootstrap, twilio, tmp_path, 3)
     try:
         _scale_out(workers, bootstrap, twilio, locations, prefix, t0)
     finally:
@@ -347,16 +338,74 @@ def test_scale_out_three_workers_kill_one_moves_partitions_and_state(
             w.stop()
 
 
-def _scale_out(workers: list[Worker], bootstrap: str, twilio: TwilioLog,
-               locations: list[tuple[str, str]], prefix: str, t0: float) -> None:  # fmt: skip
-    with ThreadPoolExecutor(3) as pool:
+def worker_group(bootstrap: str, twilio: TwilioLog, tmp_path: Path,
+                 n: int) -> tuple[list[Worker], str]:  # fmt: skip
+    """`n` workers (not started) of one group over 8 partitions, each with its own home and
+    port, reading `tmp_path / "venues.toml"`; and their topic prefix."""
+    base = worker_env(bootstrap, tmp_path / "home0", PRONTO_PARTITIONS="8",
+                      **reliability_env(twilio, tmp_path / "venues.toml"))  # fmt: skip
+    envs = [base] + [
+        {**base, "PRONTO_HOME": str(tmp_path / f"home{i}"),
+         "PRONTO_WEB_PORT": worker_env(bootstrap, tmp_path)["PRONTO_WEB_PORT"]}
+        for i in range(1, n)
+    ]  # fmt: skip
+    workers = [Worker(env=e, port=int(e["PRONTO_WEB_PORT"]), log=tmp_path / f"worker{i}.log")
+               for i, e in enumerate(envs)]  # fmt: skip
+    return workers, base["PRONTO_TOPIC_PREFIX"]
+
+
+def start_all(workers: list[Worker]) -> None:
+    with ThreadPoolExecutor(len(workers)) as pool:
         list(pool.map(lambda w: w.start(), workers))
-    started_s = time.monotonic() - t0
-    load = make_load(2400, locations, 0.15, SEED + 1)
+
+
+def steady_load(bootstrap: str, prefix: str, locations: list[tuple[str, str]],
+                seed: int) -> tuple[threading.Thread, list[Feedback]]:  # fmt: skip
+    """2,400 feedback (15% complaints) into `feedback.raw` at 80/s, from a started thread;
+    the list fills with what Kafka acknowledged."""
+    load = make_load(2400, locations, 0.15, seed)
     accepted: list[Feedback] = []
     produced = threading.Thread(target=lambda: accepted.extend(
         produce_steady(bootstrap, f"{prefix}feedback.raw", load, rate_per_s=80)))  # fmt: skip
     produced.start()
+    return produced, accepted
+
+
+def settle(bootstrap: str, twilio: TwilioLog, prefix: str, accepted: list[Feedback],
+           survivors: list[Worker]) -> tuple[dict[str, Any], dict[str, int]]:  # fmt: skip
+    """Wait until every stored feedback is scored and paged; the figures every multi-worker
+    test reports, and the owners of each location."""
+    stored = stored_feedback(bootstrap, f"{prefix}feedback.raw")
+    wanted = {fb.id for fb in stored}
+    assert {fb.id for fb in accepted} <= wanted
+    ids = wait_scored(bootstrap, f"{prefix}feedback.scored", wanted, timeout_s=120)
+    complaints = {fb.id for fb in stored if is_complaint(fb)}
+    wait_pages(twilio, bootstrap, prefix, complaints, timeout_s=90)
+    counts, owners = merged_counts([w.url for w in survivors], "15m")
+    figures = {
+        "accepted": len(accepted),
+        "missing_from_scored": len(wanted - set(ids)),
+        "scored_duplicates": len(ids) - len(set(ids)),
+        "table_n": counts,
+        "expected_n": expected_counts(stored),
+        **check_pages(bootstrap, prefix, twilio, complaints),
+    }
+    return figures, owners
+
+
+def assert_exact(figures: dict[str, Any], owners: dict[str, int],
+                 locations: list[tuple[str, str]]) -> None:  # fmt: skip
+    assert all(owners.get(loc) == 1 for loc, _ in locations), figures
+    assert figures["missing_from_scored"] == 0, figures
+    assert figures["table_n"] == figures["expected_n"], figures
+    assert_pages_exact(figures)
+
+
+def _scale_out(workers: list[Worker], bootstrap: str, twilio: TwilioLog,
+               locations: list[tuple[str, str]], prefix: str, t0: float) -> None:  # fmt: skip
+    start_all(workers)
+    started_s = time.monotonic() - t0
+    produced, accepted = steady_load(bootstrap, prefix, locations, SEED + 1)
     time.sleep(10)
     victim = workers[1]
     owned_by_victim = sorted(get_json(f"{victim.url}/api/v1/scores")["locations"])
@@ -373,33 +422,16 @@ def _scale_out(workers: list[Worker], bootstrap: str, twilio: TwilioLog,
             moved_s = time.monotonic() - t0 - kill_at
         time.sleep(0.5)
     produced.join()
-    stored = stored_feedback(bootstrap, f"{prefix}feedback.raw")
-    wanted = {fb.id for fb in stored}
-    assert {fb.id for fb in accepted} <= wanted
-    ids = wait_scored(bootstrap, f"{prefix}feedback.scored", wanted, timeout_s=120)
-    complaints = {fb.id for fb in stored if is_complaint(fb)}
-    wait_pages(twilio, bootstrap, prefix, complaints, timeout_s=90)
-    counts, owners = merged_counts([s.url for s in survivors], "15m")
-    expected = expected_counts(stored)
-    pages = check_pages(bootstrap, prefix, twilio, complaints)
-    figures = {
-        "accepted": len(accepted),
-        "missing_from_scored": len(wanted - set(ids)),
-        "scored_duplicates": len(ids) - len(set(ids)),
+    figures, owners = settle(bootstrap, twilio, prefix, accepted, survivors)
+    figures |= {
         "victim_owned": owned_by_victim,
         "owners_per_location": owners,
-        "table_n": counts,
-        "expected_n": expected,
         "workers_up_s": round(started_s, 1),
         "partitions_moved_s": moved_s and round(moved_s, 1),
-        **pages,
     }
     report("scale-out", figures)
     assert owned_by_victim, "the victim owned no location: nothing was tested"
-    assert all(owners.get(loc) == 1 for loc, _ in locations), figures
-    assert wanted <= set(ids), figures
-    assert counts == expected, figures
-    assert_pages_exact(pages)
+    assert_exact(figures, owners, locations)
 
 
 def test_a_rolling_restart_under_load_keeps_totals_exact_and_pages_once(
@@ -409,24 +441,10 @@ def test_a_rolling_restart_under_load_keeps_totals_exact_and_pages_once(
     the load runs. Both rebalances revoke partitions from a live worker mid-stream."""
     t0 = time.monotonic()
     locations = write_venues(tmp_path / "venues.toml", 8)
-    base = worker_env(bootstrap, tmp_path / "home0", PRONTO_PARTITIONS="8",
-                      **reliability_env(twilio, tmp_path / "venues.toml"))  # fmt: skip
-    prefix = base["PRONTO_TOPIC_PREFIX"]
-    envs = [base] + [
-        {**base, "PRONTO_HOME": str(tmp_path / f"home{i}"),
-         "PRONTO_WEB_PORT": worker_env(bootstrap, tmp_path)["PRONTO_WEB_PORT"]}
-        for i in (1, 2)
-    ]  # fmt: skip
-    workers = [Worker(env=e, port=int(e["PRONTO_WEB_PORT"]), log=tmp_path / f"worker{i}.log")
-               for i, e in enumerate(envs)]  # fmt: skip
+    workers, prefix = worker_group(bootstrap, twilio, tmp_path, 3)
     try:
-        with ThreadPoolExecutor(2) as pool:
-            list(pool.map(lambda w: w.start(), workers[:2]))
-        load = make_load(2400, locations, 0.15, SEED + 3)
-        accepted: list[Feedback] = []
-        produced = threading.Thread(target=lambda: accepted.extend(
-            produce_steady(bootstrap, f"{prefix}feedback.raw", load, rate_per_s=80)))  # fmt: skip
-        produced.start()
+        start_all(workers[:2])
+        produced, accepted = steady_load(bootstrap, prefix, locations, SEED + 3)
         time.sleep(8)
         joined_at = time.monotonic() - t0
         workers[2].start()  # joins: partitions move away from two live workers
@@ -434,32 +452,11 @@ def test_a_rolling_restart_under_load_keeps_totals_exact_and_pages_once(
         left_at = time.monotonic() - t0
         workers[0].stop()  # SIGTERM: a graceful leave, its partitions move to the others
         produced.join()
-        survivors = workers[1:]
-        stored = stored_feedback(bootstrap, f"{prefix}feedback.raw")
-        wanted = {fb.id for fb in stored}
-        assert {fb.id for fb in accepted} <= wanted
-        ids = wait_scored(bootstrap, f"{prefix}feedback.scored", wanted, timeout_s=120)
-        complaints = {fb.id for fb in stored if is_complaint(fb)}
-        wait_pages(twilio, bootstrap, prefix, complaints, timeout_s=90)
-        counts, owners = merged_counts([w.url for w in survivors], "15m")
-        expected = expected_counts(stored)
-        pages = check_pages(bootstrap, prefix, twilio, complaints)
-        figures = {
-            "accepted": len(accepted),
-            "missing_from_scored": len(wanted - set(ids)),
-            "scored_duplicates": len(ids) - len(set(ids)),
-            "table_n": counts,
-            "expected_n": expected,
-            "joined_at_s": round(joined_at, 1),
-            "left_at_s": round(left_at, 1),
-            "total_s": round(time.monotonic() - t0, 1),
-            **pages,
-        }
+        figures, owners = settle(bootstrap, twilio, prefix, accepted, workers[1:])
+        figures |= {"joined_at_s": round(joined_at, 1), "left_at_s": round(left_at, 1),
+                    "total_s": round(time.monotonic() - t0, 1)}  # fmt: skip
         report("rolling", figures)
-        assert all(owners.get(loc) == 1 for loc, _ in locations), figures
-        assert wanted <= set(ids), figures
-        assert counts == expected, figures
-        assert_pages_exact(pages)
+        assert_exact(figures, owners, locations)
     finally:
         for w in workers:
             w.stop()
