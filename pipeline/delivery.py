@@ -8,10 +8,7 @@ agents hold more fetched records when a rebalance starts; see issue 10's notes),
 
 from __future__ import annotations
 
-import logging
 from typing import Any
-
-logger = logging.getLogger(__name__)
 
 
 async def deliver(topic: Any, key: bytes, value: bytes) -> None:

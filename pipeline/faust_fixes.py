@@ -39,7 +39,8 @@ _APPLIED = False
 
 def committable_head(acked: list[int], committed: int | None) -> bool:
     """Whether the acknowledged offsets may be committed from: their lowest one must be the
-    committed offset itself (the next record to read). Stale offsets below it do not count.
+    committed offset itself (the next record to read). `_new_offset` drops stale offsets
+    (below the committed one) before it asks; one left here holds the commit.
 
     >>> committable_head([245, 246, 247], 245)
     True
@@ -54,10 +55,7 @@ def committable_head(acked: list[int], committed: int | None) -> bool:
     """
     if not acked:
         return False
-    if committed is None:
-        return True
-    live = [o for o in acked if o >= committed]
-    return bool(live) and min(live) == committed
+    return committed is None or min(acked) == committed
 
 
 def apply() -> None:
@@ -94,14 +92,13 @@ def apply() -> None:
         # Fix 3: commit only from the committed offset itself.
         acked: list[int] = self._acked[tp]
         committed = self._committed_offset[tp]
-        if committed is not None and acked:
+        if committed is not None and acked and min(acked) < committed:
             stale = [o for o in acked if o < committed]
-            if stale:
-                acked[:] = [o for o in acked if o >= committed]
-                self._acked_index[tp].difference_update(stale)
+            acked[:] = [o for o in acked if o >= committed]
+            self._acked_index[tp].difference_update(stale)
         if not self._gap.get(tp) and not committable_head(acked, committed):
             if acked:
-                logger.debug("commit held on %s at %s: lowest acked %s", tp, committed, min(acked))
+                logger.debug("commit held on %s at %s", tp, committed)
             return None
         result: int | None = original_new_offset(self, tp)
         return result

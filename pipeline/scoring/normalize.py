@@ -226,9 +226,12 @@ def squeeze(word: str) -> str:
     >>> squeeze("buenooo"), squeeze("goooood"), squeeze("siiii"), squeeze("mallll")
     ('bueno', 'good', 'si', 'mall')
     """
-    one = _RUN3_RE.sub(lambda m: m.group(1) if m.group(1) in "aeiou" else m.group(1) * 2, word)
+    if not _RUN3_RE.search(word):  # nearly every word: nothing to squeeze
+        return word
     two = _RUN3_RE.sub(lambda m: m.group(1) * 2, word)
-    return two if two != one and two in DOUBLE_VOWEL_WORDS else one
+    if two in DOUBLE_VOWEL_WORDS:
+        return two
+    return _RUN3_RE.sub(lambda m: m.group(1) if m.group(1) in "aeiou" else m.group(1) * 2, word)
 
 
 def _expand(token: str) -> list[str]:

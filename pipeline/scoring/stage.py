@@ -258,7 +258,7 @@ def register(ctx: Pronto) -> None:
         if scorer is None or scorer.model.version == state["saved_version"]:
             return
         # The pickle is the snapshot, taken on the loop while no agent is learning (~70 ms for
-        # the seeded model); encoding and compressing it (~400 ms) run in a thread.
+        # the seeded model); compressing it (~50 ms) runs in a thread.
         version = scorer.model.version
         model, drift = scorer.model.to_bytes(), scorer.drift.to_bytes()
         loop = asyncio.get_running_loop()
