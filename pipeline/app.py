@@ -1,15 +1,19 @@
 """The composition root: the Faust app, its topics and tables, the metrics and the senders.
 
-Nothing else in the package opens a client. `build()` wires every stage into one Faust app;
-a worker process runs all of them, and N workers in one group share the partitions.
+Nothing else in the package opens a client. `build()` wires the stages it is given into one
+Faust app. `pronto worker` runs three such apps in three processes (see `pipeline/worker.py`):
+`web` (ingest, console, API), `score`, and `alert` (the alert desk and the notify stage), so
+that each has a consumer and a fetch loop of its own and no stage's backlog starves another.
+N workers in one group share the partitions.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 from prometheus_client import CollectorRegistry
@@ -18,9 +22,16 @@ from pipeline import faust_fixes
 from pipeline.alerts.senders import ConsoleSender, PageSender, TwilioSender
 from pipeline.config import Venues, load_venues
 from pipeline.metrics import Metrics
+from pipeline.mirror import TopicMirror, apply_alert_event, apply_optout
 from pipeline.privacy import Privacy
-from pipeline.settings import Settings
+from pipeline.scoring.windows import WindowSpec, parse_windows
+from pipeline.settings import STAGES, Settings
 from pipeline.topics import MODEL_MAX_BYTES, TOPICS
+
+if TYPE_CHECKING:
+    from pipeline.ingest.service import Ingest
+    from pipeline.scoring.drift import DriftMonitor
+    from pipeline.scoring.sentiment import SentimentModel
 
 logger = logging.getLogger(__name__)
 
@@ -36,13 +47,24 @@ class Pronto:
     registry: CollectorRegistry
     privacy: Privacy
     sender: PageSender
+    optouts: TopicMirror  # customer_ref -> opted out, the whole list (every process that sends)
+    alert_index: TopicMirror  # the alerts' latest states, from `alerts.events` (console, STATUS)
+    windows: tuple[WindowSpec, ...]
+    stages: frozenset[str] = frozenset(STAGES)
     topics: dict[str, faust.TopicT] = field(default_factory=dict)
     tables: dict[str, Any] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
-    state: dict[str, Any] = field(default_factory=dict)  # per-process caches the stages share
+    model: SentimentModel | None = None  # the score stage's live model, or ingest's snapshot
+    install_model: Callable[[SentimentModel, DriftMonitor], None] | None = None
+    lang_ready: bool = False
+    ingest: Ingest | None = None  # the web stage's shared intake (created on first use)
 
     def topic(self, name: str) -> faust.TopicT:
         return self.topics[name]
+
+    @property
+    def model_ready(self) -> bool:
+        return self.model is not None
 
 
 def make_sender(settings: Settings) -> PageSender:
@@ -59,14 +81,15 @@ def make_sender(settings: Settings) -> PageSender:
     return ConsoleSender()
 
 
-def make_faust_app(settings: Settings) -> faust.App:
+def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES)) -> faust.App:
     faust_fixes.apply()  # offsets are never committed past an unprocessed record
     home = settings.home.resolve()
     (home / "faust").mkdir(parents=True, exist_ok=True)
+    app_id = settings.app_id_for(stages)
     return faust.App(
-        settings.group_id,
+        app_id,
         broker=settings.broker or "kafka://127.0.0.1:9092",
-        datadir=str(home / "faust" / f"{settings.group_id}-{settings.web_port}"),
+        datadir=str(home / "faust" / f"{app_id}-{settings.web_port}"),
         store="memory://",
         autodiscover=False,
         web_enabled=True,
@@ -98,9 +121,11 @@ def build(
     venues: Venues | None = None,
     registry: CollectorRegistry | None = None,
     sender: PageSender | None = None,
+    stages: frozenset[str] | None = None,
 ) -> Pronto:
-    """Build the whole pipeline: every topic, table, agent, timer and web route."""
-    from pipeline import lag
+    """Build the pipeline's `stages` (default: all of them, in one app): their topics, tables,
+    agents, timers and web routes."""
+    from pipeline import lag, mirrors
     from pipeline.alerts import notify as notify_stage
     from pipeline.alerts import stage as alert_stage
     from pipeline.ingest import routes as ingest_routes
@@ -108,9 +133,11 @@ def build(
     from pipeline.web import routes as web_routes
 
     settings = settings or Settings()
+    stages = frozenset(STAGES) if stages is None else stages
     venues = venues or load_venues(settings.config, settings.ack_timeout_s)
     registry = registry or CollectorRegistry()
-    app = make_faust_app(settings)
+    app = make_faust_app(settings, stages)
+    s = settings
     ctx = Pronto(
         settings=settings,
         venues=venues,
@@ -119,6 +146,12 @@ def build(
         registry=registry,
         privacy=Privacy(settings.secret_key.get_secret_value()),
         sender=sender or make_sender(settings),
+        optouts=TopicMirror(s.topic("customers.optouts"), s.bootstrap_servers, apply_optout),
+        alert_index=TopicMirror(
+            s.topic("alerts.events"), s.bootstrap_servers, apply_alert_event, since_s=7 * 86400
+        ),
+        windows=parse_windows(s.windows),
+        stages=stages,
     )
     for short, name in TOPICS.items():
         ctx.topics[short] = app.topic(
@@ -127,15 +160,21 @@ def build(
             partitions=1 if short == "model" else settings.partitions,
             compacting=short in ("model", "optouts"),
         )  # fmt: skip
-    ingest_routes.register_tasks(ctx)
-    score_stage.register(ctx)
-    alert_stage.register(ctx)
-    notify_stage.register(ctx)
+    mirrors.register(ctx)
+    if "web" in stages:
+        ingest_routes.register_tasks(ctx)
+    if "score" in stages:
+        score_stage.register(ctx)
+    if "alert" in stages:
+        alert_stage.register(ctx)
+    if "notify" in stages:
+        notify_stage.register(ctx)
     lag.register(ctx)
 
     def on_webserver_init(web: Any) -> None:
         router = web.web_app.router
-        ingest_routes.register(ctx, router)
+        if "web" in stages:
+            ingest_routes.register(ctx, router)
         web_routes.register(ctx, router)
 
     app.on_webserver_init = on_webserver_init  # type: ignore[method-assign]

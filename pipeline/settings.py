@@ -9,6 +9,41 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.kafka_local import deploy_dir
 
+STAGES = ("web", "score", "alert", "notify")
+# How `pronto worker` runs the stages: one process each for ingest and the console (web), for
+# scoring, and for the page path (the alert desk and the notify stage). Each process is a Faust
+# app with a consumer and a fetch loop of its own, so no stage's backlog starves another.
+PROCESSES: tuple[frozenset[str], ...] = (
+    frozenset({"web"}),
+    frozenset({"score"}),
+    frozenset({"alert", "notify"}),
+)
+
+
+def parse_stages(value: str) -> frozenset[str] | None:
+    """The stages of `PRONTO_STAGES` / `--stages`; None: the default supervised processes.
+
+    >>> sorted(parse_stages("alert, notify"))
+    ['alert', 'notify']
+    >>> parse_stages("") is None
+    True
+    >>> sorted(parse_stages("all")) == sorted(STAGES)
+    True
+    >>> parse_stages("scoring")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown stage 'scoring': choose from web, score, alert, notify, or all
+    """
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if not names:
+        return None
+    if names == ["all"]:
+        return frozenset(STAGES)
+    for n in names:
+        if n not in STAGES:
+            raise ValueError(f"unknown stage {n!r}: choose from {', '.join(STAGES)}, or all")
+    return frozenset(names)
+
 
 class Settings(BaseSettings):
     """Read once at start; frozen. Secrets are `SecretStr` and never logged."""
@@ -43,6 +78,10 @@ class Settings(BaseSettings):
     model_save_interval_s: float = 30.0  # a crash loses at most this much learning
     session_timeout_s: float = 10.0  # how soon a dead worker's partitions move
     processing_guarantee: str = "at_least_once"  # or exactly_once
+    stages: str = ""  # empty: `pronto worker` supervises one process per stage group; "all": one
+    peers: str = ""  # set by `pronto worker` for the web process: "score=http://...,alert=..."
+    send_concurrency: int = 16  # Twilio calls in flight at once, per notify stage
+    send_retry_s: float = 120.0  # how long a 429/5xx from Twilio is retried before escalating
 
     @field_validator("broker")
     @classmethod
@@ -62,6 +101,30 @@ class Settings(BaseSettings):
         if self.topic_prefix and not self.app_id.startswith(self.topic_prefix):
             return f"{self.topic_prefix}{self.app_id}"
         return self.app_id
+
+    def app_id_for(self, stages: frozenset[str]) -> str:
+        """The Faust app id of a process running `stages`: the alert stage keeps the plain id
+        (and its tables), the others get a suffix, so each is a consumer group of its own.
+
+        >>> s = Settings(app_id="pronto")
+        >>> s.app_id_for(frozenset(STAGES)), s.app_id_for(frozenset({"alert", "notify"}))
+        ('pronto', 'pronto')
+        >>> s.app_id_for(frozenset({"score"})), s.app_id_for(frozenset({"web"}))
+        ('pronto-score', 'pronto-web')
+        """
+        if "alert" in stages or stages == frozenset(STAGES):
+            return self.group_id
+        return f"{self.group_id}-{'-'.join(s for s in STAGES if s in stages)}"
+
+    @property
+    def peer_urls(self) -> dict[str, str]:
+        """stage group -> base URL of the process that runs it (from `PRONTO_PEERS`)."""
+        out = {}
+        for part in self.peers.split(","):
+            name, _, url = part.partition("=")
+            if name.strip() and url.strip():
+                out[name.strip()] = url.strip().rstrip("/")
+        return out
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.alerts.senders import Page, SenderError
 from pipeline.alerts.throttle import PageThrottle
 from pipeline.delivery import deliver
+from pipeline.dlq import send_dlq
 from pipeline.privacy import mask_phone
 
 if TYPE_CHECKING:
@@ -36,14 +37,11 @@ def resolve_recipient(ctx: Pronto, msg: dict[str, Any]) -> str:
 
 
 def register(ctx: Pronto) -> None:
-    from pipeline.ingest.routes import ingest_of
-
     app = ctx.app
     s = ctx.settings
     sent = app.Table("sent-pages", default=None, partitions=s.partitions)
     ctx.tables["sent_pages"] = sent
     throttle = PageThrottle(limit=s.pages_per_supervisor_per_min, window_s=60.0)
-    ingest = ingest_of(ctx)
 
     async def event(msg: dict[str, Any], kind: str, **extra: Any) -> None:
         doc = {"schema": 1, "event": kind, "ref": msg["ref"], "location_id": msg["location_id"],
@@ -70,8 +68,6 @@ def register(ctx: Pronto) -> None:
                 msg = json.loads(ev.value)
                 page_id = str(msg["page_id"])
             except (ValueError, KeyError, TypeError) as e:
-                from pipeline.scoring.stage import send_dlq
-
                 await send_dlq(ctx, ev.key, ev.value, f"{type(e).__name__}: {e}", "notify")
                 continue
             if page_id in sent:
@@ -83,7 +79,7 @@ def register(ctx: Pronto) -> None:
                 continue
             if msg["kind"] == "customer":
                 cref = ctx.privacy.customer_ref(to)
-                if ingest.opted_out(cref):
+                if ctx.optouts.state.get(cref):
                     ctx.metrics.pages_failed.labels(channel, "opted_out").inc()
                     logger.info("not sent: the customer opted out", extra={"ref": msg["ref"]})
                     sent[page_id] = "opted-out"

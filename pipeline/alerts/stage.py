@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from pipeline.alerts import desk
 from pipeline.alerts import lifecycle as lc
 from pipeline.delivery import deliver
+from pipeline.dlq import send_dlq
 from pipeline.records import RecordError, ScoredFeedback
-from pipeline.scoring.stage import send_dlq
 
 if TYPE_CHECKING:
     from pipeline.app import Pronto
@@ -91,14 +91,12 @@ def observe(ctx: Pronto, ev: dict[str, Any]) -> None:
 
 
 def register(ctx: Pronto) -> None:
-    from pipeline.ingest.routes import ingest_of
-
     app = ctx.app
     s = ctx.settings
     alerts = app.Table("alerts", default=None, partitions=s.partitions)
     index = app.Table("alerts-open-index", default=None, partitions=s.partitions)
     ctx.tables.update(alerts=alerts, alerts_index=index)
-    book = TableBook(alerts, index, ingest_of(ctx).alerts.state)
+    book = TableBook(alerts, index, ctx.alert_index.state)
     source = app.topic(s.topic("feedback.scored"), s.topic("alerts.commands"),
                        key_type=bytes, value_type=bytes, key_serializer="raw",
                        value_serializer="raw")  # fmt: skip

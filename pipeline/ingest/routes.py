@@ -17,10 +17,9 @@ logger = logging.getLogger(__name__)
 
 def ingest_of(ctx: Pronto) -> Ingest:
     """The worker's one `Ingest` (created on first use)."""
-    if "ingest" not in ctx.state:
-        ctx.state["ingest"] = Ingest(ctx)
-    ingest: Ingest = ctx.state["ingest"]
-    return ingest
+    if ctx.ingest is None:
+        ctx.ingest = Ingest(ctx)
+    return ctx.ingest
 
 
 def register(ctx: Pronto, router: Any) -> None:
@@ -35,8 +34,7 @@ def register(ctx: Pronto, router: Any) -> None:
 
 
 def register_tasks(ctx: Pronto) -> None:
-    """Start the worker-wide keyed stores (opt-outs, alert index) with the app."""
-    ingest = ingest_of(ctx)
+    """Warm the language detector before the first customer waits for it."""
 
     @ctx.app.task
     async def warm_up_language_detector() -> None:
@@ -46,12 +44,4 @@ def register_tasks(ctx: Pronto) -> None:
         from pipeline.ingest.lang import warm_up
 
         await asyncio.get_running_loop().run_in_executor(None, warm_up)
-        ctx.state["lang_ready"] = True
-
-    @ctx.app.task
-    async def mirror_optouts() -> None:
-        await ingest.optouts.run()
-
-    @ctx.app.task
-    async def mirror_alerts() -> None:
-        await ingest.alerts.run()
+        ctx.lang_ready = True

@@ -13,7 +13,6 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import UNKNOWN_LOCATION, Location
-from pipeline.ingest.mirror import TopicMirror, apply_alert_event, apply_optout
 from pipeline.ingest.publish import KafkaUnavailable, publish
 from pipeline.ingest.ratelimit import RateLimiter
 from pipeline.records import Feedback
@@ -33,10 +32,8 @@ class Ingest:
         self.limiter = RateLimiter(s.rate_limit_per_min, burst=max(5, s.rate_limit_per_min // 3))
         self._done: OrderedDict[str, str] = OrderedDict()  # feedback id -> ref, recently stored
         self._inflight: dict[str, asyncio.Future[str]] = {}
-        self.optouts = TopicMirror(s.topic("customers.optouts"), s.bootstrap_servers, apply_optout)
-        self.alerts = TopicMirror(
-            s.topic("alerts.events"), s.bootstrap_servers, apply_alert_event, since_s=7 * 86400
-        )
+        self.optouts = ctx.optouts
+        self.alerts = ctx.alert_index
 
     def locate(self, to_number: str, body: str) -> tuple[Location | None, str, str]:
         """(location, location_id, body without the code prefix) for an inbound SMS."""

@@ -20,6 +20,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from pipeline.config import SCALES, UNKNOWN_LOCATION
 from pipeline.delivery import deliver
+from pipeline.dlq import send_dlq
 from pipeline.records import Feedback, RecordError, ScoredFeedback
 from pipeline.scoring import windows as win
 from pipeline.scoring.counts import add_once, count_of, is_other_copy, received_at_of, seen_mark
@@ -39,16 +40,6 @@ DEDUPE_HORIZON_S = 900.0
 PRUNE_EVERY_S = 60.0
 
 
-async def send_dlq(
-    ctx: Pronto, key: bytes | None, value: bytes | None, reason: str, stage: str
-) -> None:
-    """Park a record that a stage cannot process, with the reason; count it."""
-    doc = {"schema": 1, "stage": stage, "reason": reason, "at": time.time(),
-           "value": (value or b"").decode("utf-8", "replace")[:10_000]}  # fmt: skip
-    await deliver(ctx.topic("dlq"), key or b"", json.dumps(doc).encode())
-    ctx.metrics.dlq.labels(stage).inc()
-
-
 def owns(ctx: Pronto, location_id: str) -> bool:
     """Whether this worker holds the partition of `location_id` (so only it reports it)."""
     assignment = ctx.app.consumer.assignment() if ctx.app.consumer else set()
@@ -62,7 +53,7 @@ def owns(ctx: Pronto, location_id: str) -> bool:
 def current_scores(ctx: Pronto, now: float) -> dict[str, Any]:
     """Scores per location (those this worker owns) and window, with counts and intervals."""
     table = ctx.tables.get("counters")
-    windows: tuple[win.WindowSpec, ...] = ctx.state["windows"]
+    windows = ctx.windows
     out: dict[str, Any] = {}
     ids = [*ctx.venues.ids, UNKNOWN_LOCATION]
     for loc_id in ids:
@@ -219,8 +210,7 @@ def check_answer(fb: Feedback) -> None:
 def register(ctx: Pronto) -> None:
     app = ctx.app
     s = ctx.settings
-    windows = win.parse_windows(s.windows)
-    ctx.state["windows"] = windows
+    windows = ctx.windows
     counters = app.Table("score-counters", default=None, partitions=s.partitions)
     seen = app.Table("seen-feedback", default=None, partitions=s.partitions)
     ctx.tables.update(counters=counters, seen=seen)
@@ -237,13 +227,12 @@ def register(ctx: Pronto) -> None:
         """Put a model in place and let the agents run (tests call this directly)."""
         state["scorer"] = Scorer(model, drift, windows, s.lateness_s)
         state["saved_version"] = model.version
-        ctx.state["model"] = model
+        ctx.model = model
         ctx.metrics.model_version.set(model.version)
         ctx.metrics.sentiment_accuracy.set(model.accuracy)
-        ctx.state["model_ready"] = True
         ready.set()
 
-    ctx.state["install_model"] = install
+    ctx.install_model = install
 
     @app.task
     async def restore_model() -> None:

@@ -1,45 +1,94 @@
-"""Operational endpoints: /healthz, /readyz, /metrics, /api/v1/scores, and the console."""
+"""Operational endpoints: /healthz, /readyz, /metrics, /api/v1/scores, and the console.
+
+Every process of a worker serves /healthz, /readyz and /metrics on its own port. The web
+process (the public port) answers for the whole worker: its /readyz and /metrics include the
+other processes' (`PRONTO_PEERS`), and /api/v1/scores comes from the score process.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from pipeline.ingest.routes import ingest_of
-from pipeline.scoring.stage import current_scores
-from pipeline.web import console
+from pipeline import mirrors
+from pipeline.web.metrics_merge import merge_expositions
 
 if TYPE_CHECKING:
     from pipeline.app import Pronto
 
 logger = logging.getLogger(__name__)
 
+PEER_TIMEOUT_S = 5.0
+
 
 def is_ready(ctx: Pronto) -> tuple[bool, str]:
-    """Ready once the worker has its partitions, its tables are recovered, the model is
+    """Ready once this process has its partitions, its tables are recovered, the model is
     loaded and the keyed stores have caught up."""
     app = ctx.app
+    consumes = bool(ctx.stages & {"score", "alert", "notify"})
     if app.rebalancing:
         return False, "rebalancing"
-    if not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+    if consumes and not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
         return False, "recovering tables"
-    if not app.consumer.assignment():
+    if consumes and not app.consumer.assignment():
         return False, "no partitions assigned"
-    if not ctx.state.get("model_ready"):
+    if ctx.stages & {"score", "web"} and not ctx.model_ready:
         return False, "loading the model"
-    if not ctx.state.get("lang_ready"):
+    if "web" in ctx.stages and not ctx.lang_ready:
         return False, "loading the language detector"
-    ingest = ingest_of(ctx)
-    if not (ingest.optouts.caught_up.is_set() and ingest.alerts.caught_up.is_set()):
+    if not mirrors.caught_up(ctx):
         return False, "loading opt-outs and alerts"
     return True, "ready"
 
 
+class Peers:
+    """The worker's other processes, asked over HTTP on 127.0.0.1."""
+
+    def __init__(self, urls: dict[str, str]) -> None:
+        self.urls = urls
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            timeout = aiohttp.ClientTimeout(total=PEER_TIMEOUT_S)
+            self._session = aiohttp.ClientSession(timeout=timeout)
+        return self._session
+
+    async def get(self, name: str, path: str) -> tuple[int, bytes]:
+        """(status, body) of `path` on peer `name`; 503 if it does not answer."""
+        try:
+            async with self.session().get(self.urls[name] + path) as resp:
+                return resp.status, await resp.read()
+        except (aiohttp.ClientError, TimeoutError, OSError) as e:
+            return 503, f'{{"ready": false, "reason": "{name} stage: {type(e).__name__}"}}'.encode()
+
+    async def ready(self) -> tuple[bool, str]:
+        for name in self.urls:
+            status, body = await self.get(name, "/readyz")
+            if status != 200:
+                try:
+                    import json
+
+                    why = json.loads(body).get("reason", "")
+                except ValueError:
+                    why = ""
+                return False, f"{name} stage: {why or status}"
+        return True, "ready"
+
+    async def metrics(self) -> list[str]:
+        answers = await asyncio.gather(*(self.get(n, "/metrics") for n in self.urls))
+        return [body.decode() for status, body in answers if status == 200]
+
+
 def register(ctx: Pronto, router: Any) -> None:
+    peers = Peers(ctx.settings.peer_urls)
+
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response(
             {"status": "ok", "uptime_s": round(time.time() - ctx.started_at, 1)}
@@ -47,17 +96,32 @@ def register(ctx: Pronto, router: Any) -> None:
 
     async def readyz(_: web.Request) -> web.Response:
         ok, why = is_ready(ctx)
+        if ok and peers.urls:
+            ok, why = await peers.ready()
         return web.json_response({"ready": ok, "reason": why}, status=200 if ok else 503)
 
     async def metrics(_: web.Request) -> web.Response:
         body = generate_latest(ctx.registry)
+        if peers.urls:
+            body = merge_expositions([body.decode(), *await peers.metrics()])
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def scores(_: web.Request) -> web.Response:
-        return web.json_response(current_scores(ctx, time.time()))
+        if "score" in ctx.stages:
+            from pipeline.scoring.stage import current_scores
+
+            return web.json_response(current_scores(ctx, time.time()))
+        if "score" not in peers.urls:
+            return web.json_response({"error": "no score stage in this worker"}, status=404)
+        status, body = await peers.get("score", "/api/v1/scores")
+        return web.Response(body=body, status=status, content_type="application/json")
 
     router.add_get("/healthz", healthz)
     router.add_get("/readyz", readyz)
     router.add_get("/metrics", metrics)
     router.add_get("/api/v1/scores", scores)
-    console.register(ctx, router, ingest_of(ctx))
+    if "web" in ctx.stages:
+        from pipeline.ingest.routes import ingest_of
+        from pipeline.web import console
+
+        console.register(ctx, router, ingest_of(ctx))

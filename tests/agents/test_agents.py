@@ -40,7 +40,8 @@ def ctx(tmp_path: Any) -> Iterator[Pronto]:
     pronto = build(settings, registry=CollectorRegistry(), sender=RecordingSender())
     pronto.app.finalize()
     pronto.app.flow_control.resume()
-    pronto.state["install_model"](seeded_model(), DriftMonitor())
+    assert pronto.install_model is not None
+    pronto.install_model(seeded_model(), DriftMonitor())
     for name in ("scored", "dlq", "commands", "events", "outbox"):
         pronto.topics[name] = FakeTopic()  # type: ignore[assignment]
     yield pronto
@@ -145,7 +146,8 @@ async def test_notify_agent_sends_each_page_once(ctx: Pronto) -> None:
 
 
 async def test_a_correction_is_learned_at_once(ctx: Pronto) -> None:
-    model: SentimentModel = ctx.state["model"]
+    model = ctx.model
+    assert isinstance(model, SentimentModel)
     before = model.version
     event = {"schema": 1, "event": "corrected", "ref": "1", "location_id": "bus-42",
              "label": "positive", "text": "el bus va lleno pero bien", "lang": "es"}  # fmt: skip

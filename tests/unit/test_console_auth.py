@@ -20,8 +20,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from pipeline.config import parse_venues
-from pipeline.ingest.mirror import TopicMirror, apply_alert_event
 from pipeline.ingest.publish import KafkaUnavailable
+from pipeline.mirror import TopicMirror, apply_alert_event
 from pipeline.web import console
 from pipeline.web.auth import COOKIE, SESSION_TTL_S
 
