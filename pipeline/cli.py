@@ -18,7 +18,8 @@ def _home() -> Path:
 
 
 def cmd_kafka(args: argparse.Namespace) -> int:
-    kafka = LocalKafka(_home(), args.port)
+    # Without --port, `status` and `down` go to the port `up` recorded, not to 9092.
+    kafka = LocalKafka.for_home(_home(), args.port)
     if args.action == "up":
         try:
             import time
@@ -33,20 +34,24 @@ def cmd_kafka(args: argparse.Namespace) -> int:
         print(f"export PRONTO_BROKER=kafka://{bootstrap}")
         return 0
     if args.action == "down":
-        print("Kafka stopped" if kafka.stop() else "Kafka was not running")
+        print(f"Kafka at {kafka.bootstrap} stopped" if kafka.stop() else "Kafka was not running")
         return 0
     pid = kafka.pid()
-    if pid and kafka.answers_metadata():
-        print(f"Kafka is up at {kafka.bootstrap} (pid {pid})")
-        return 0
-    print("Kafka is down" if not pid else f"Kafka (pid {pid}) does not answer yet")
-    return 3
+    if pid is None:
+        print("Kafka is down")
+        return 3
+    if not kafka.answers_metadata():
+        print(f"Kafka (pid {pid}) does not answer at {kafka.bootstrap} yet")
+        return 3
+    print(f"Kafka is up at {kafka.bootstrap} (pid {pid}; logs in {kafka.dir / 'server.log'})")
+    print(f"export PRONTO_BROKER=kafka://{kafka.bootstrap}")
+    return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from pipeline.worker import run_worker
 
-    return run_worker()
+    return run_worker(stages=args.stages)
 
 
 def cmd_eval(argv: list[str]) -> int:
@@ -68,9 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     k = sub.add_parser("kafka", help="a local single-node Apache Kafka (KRaft)")
     k.add_argument("action", choices=["up", "down", "status"])
-    k.add_argument("--port", type=int, default=DEFAULT_PORT)
+    k.add_argument("--port", type=int, default=None,
+                   help=f"up: {DEFAULT_PORT} unless given; status, down: the port `up` used")  # fmt: skip
     k.set_defaults(func=cmd_kafka)
-    w = sub.add_parser("worker", help="the Faust worker: every stage, the web server, /metrics")
+    w = sub.add_parser("worker", help="the worker: every stage, the web server, /metrics")
+    w.add_argument("--stages", default=None,
+                   help="run only these stages in this process (web, score, alert, notify, or "
+                        "all); default: each stage group in a supervised process of its own")  # fmt: skip
     w.set_defaults(func=cmd_worker)
     for name, text in (("simulate", "realistic feedback at a rate"), ("demo", "three live venues"),
                        ("bench", "the benchmark"), ("eval-sentiment", "evaluate the sentiment model")):  # fmt: skip

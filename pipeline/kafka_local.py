@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -80,6 +81,68 @@ def provision_jars(home: Path) -> Path:
     return libs
 
 
+@dataclass(frozen=True)
+class BrokerState:
+    """What `up` records beside the broker: its pid, and where it listens (None: not known)."""
+
+    pid: int
+    port: int | None = None
+
+    @property
+    def bootstrap(self) -> str | None:
+        return None if self.port is None else f"127.0.0.1:{self.port}"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Readers see the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _listener_port(properties: str) -> int | None:
+    """The PLAINTEXT port in a `server.properties` text: where a broker that recorded only
+    its pid (earlier versions) listens.
+
+    >>> _listener_port("listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:5")
+    19092
+    >>> _listener_port("log.dirs=/tmp") is None
+    True
+    """
+    for line in properties.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() != "listeners":
+            continue
+        for listener in value.split(","):
+            name, _, address = listener.strip().partition("://")
+            port = address.rpartition(":")[2]
+            if name == "PLAINTEXT" and port.isdigit():
+                return int(port)
+    return None
+
+
+def _is_broker(pid: int) -> bool:
+    """True while `pid` is a live Kafka broker (not gone, not a zombie, not a reused pid)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another user
+    if not Path("/proc/self").exists():
+        return True  # no procfs (macOS): the signal is all we can check
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    # After a reboot the recorded pid may belong to anything: `down` must not signal it.
+    # A zombie's cmdline is empty, so a broker that exited but is not reaped reads as gone.
+    return b"kafka.Kafka" in cmdline.split(b"\0")
+
+
 def new_cluster_id() -> str:
     """A KRaft cluster id: 16 random bytes, URL-safe base64.
 
@@ -113,8 +176,23 @@ class LocalKafka:
         return f"127.0.0.1:{self.port}"
 
     @property
+    def state_file(self) -> Path:
+        """`broker.json`: the pid, port and bootstrap that `up` recorded."""
+        return self.dir / "broker.json"
+
+    @property
     def pid_file(self) -> Path:
+        """The plain pid file of earlier versions: still read, no longer written."""
         return self.dir / "broker.pid"
+
+    @classmethod
+    def for_home(cls, home: Path, port: int | None = None, name: str = "broker") -> LocalKafka:
+        """The broker under `home`, on `port` if given, else where the running one listens,
+        else on 9092."""
+        state = cls(home, name=name).running()
+        if port is None:
+            port = state.port if state and state.port is not None else DEFAULT_PORT
+        return cls(home, port, name)
 
     def _properties(self, controller_port: int) -> str:
         data = self.dir / "data"
@@ -143,20 +221,58 @@ class LocalKafka:
             "",
         ])  # fmt: skip
 
-    def pid(self) -> int | None:
+    def recorded(self) -> BrokerState | None:
+        """The state `up` recorded, whether or not that process still runs."""
+        try:
+            raw = json.loads(self.state_file.read_text())
+            port = raw.get("port")
+            return BrokerState(int(raw["pid"]), None if port is None else int(port))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            logger.warning("ignoring an unreadable %s", self.state_file)
         try:
             pid = int(self.pid_file.read_text())
         except (OSError, ValueError):
             return None
         try:
-            os.kill(pid, 0)
+            return BrokerState(pid, _listener_port((self.dir / "server.properties").read_text()))
         except OSError:
+            return BrokerState(pid)
+
+    def running(self) -> BrokerState | None:
+        """The recorded broker if it still runs. A record whose process is gone is removed."""
+        state = self.recorded()
+        if state is None:
             return None
-        return pid
+        if _is_broker(state.pid):
+            return state
+        logger.info("Kafka (pid %d) is gone: removing its stale pid file", state.pid)
+        self._forget()
+        return None
+
+    def pid(self) -> int | None:
+        state = self.running()
+        return state.pid if state else None
+
+    def _record(self, pid: int) -> None:
+        state = {"pid": pid, "port": self.port, "bootstrap": self.bootstrap}
+        _write_atomically(self.state_file, json.dumps(state) + "\n")
+        self.pid_file.unlink(missing_ok=True)
+
+    def _forget(self) -> None:
+        self.state_file.unlink(missing_ok=True)
+        self.pid_file.unlink(missing_ok=True)
 
     def start(self, timeout_s: float = 90.0) -> str:
         """Provision, format on first use, start, and wait until the broker answers metadata."""
-        if self.pid():
+        state = self.running()
+        if state:
+            if state.port is not None and state.port != self.port:
+                raise KafkaSetupError(
+                    f"Kafka (pid {state.pid}) already runs at {state.bootstrap}: "
+                    f"stop it first to start it on port {self.port}"
+                )
             self.wait_ready(timeout_s)
             return self.bootstrap
         java = _require("java", "a JDK 17 or newer (Debian: openjdk-17-jre-headless)")
@@ -200,7 +316,7 @@ class LocalKafka:
             start_new_session=True,  # Ctrl-C in the terminal must not reach the broker directly
         )
         out.close()
-        self.pid_file.write_text(str(proc.pid))
+        self._record(proc.pid)
         try:
             self.wait_ready(timeout_s, proc)
         except Exception:
@@ -237,22 +353,21 @@ class LocalKafka:
             admin.close()
 
     def stop(self, timeout_s: float = 30.0) -> bool:
-        """Stop the broker cleanly (SIGTERM, controlled shutdown), SIGKILL if it hangs."""
-        pid = self.pid()
-        if pid is None:
-            self.pid_file.unlink(missing_ok=True)
+        """Stop the broker cleanly (SIGTERM, controlled shutdown), SIGKILL if it hangs.
+
+        False when none was running (a stale record is removed all the same)."""
+        state = self.running()
+        if state is None:
             return False
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and self.pid():
-            _reap(pid)
-            time.sleep(0.2)
-        if self.pid():
+        pid = state.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        if not _wait_exited(pid, timeout_s):
             logger.warning("the broker ignored SIGTERM for %.0fs: killing it", timeout_s)
-            os.killpg(pid, signal.SIGKILL)
-            time.sleep(0.5)
-            _reap(pid)
-        self.pid_file.unlink(missing_ok=True)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            _wait_exited(pid, 10.0)
+        self._forget()
         return True
 
 
@@ -265,3 +380,31 @@ def _port_open(port: int) -> bool:
 def _reap(pid: int) -> None:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def _exited(pid: int) -> bool:
+    """True once `pid` is gone or a zombie (a zombie holds no port and no file any more)."""
+    _reap(pid)  # our own child (a test, `pronto demo`) would stay a zombie otherwise
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return Path("/proc/self").exists()  # without procfs (macOS) the signal said "alive"
+    except OSError:
+        return False
+    # "pid (comm) S ...": the state letter follows the last ')', as comm may hold one too.
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
+def _wait_exited(pid: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not _exited(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
