@@ -16,7 +16,7 @@ LAG_EVERY_S = 5.0
 def register(ctx: Pronto) -> None:
     sources = {
         ctx.topic(name).get_topic_name()
-        for name in ("raw", "scored", "commands", "outbox", "events")
+        for name in ("raw", "urgent", "scored", "commands", "outbox", "events")
     }
 
     @ctx.app.timer(LAG_EVERY_S)

@@ -33,6 +33,10 @@ class Metrics:
         self.keywords = Counter(
             "pronto_keywords_total", "Opt-out, opt-in, help and status messages.",
             ["reason"], registry=r)  # fmt: skip
+        self.fast_path = Counter(
+            "pronto_complaints_fast_path_total",
+            "Complaints triaged at ingest and sent to the alert stage ahead of scoring.",
+            ["location"], registry=r)  # fmt: skip
         self.feedback_scored = Counter(
             "pronto_feedback_scored_total", "Feedback scored and published.",
             ["location"], registry=r)  # fmt: skip

@@ -4,6 +4,7 @@ and the alert index (web, alert). The score stage needs neither."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -30,9 +31,13 @@ def caught_up(ctx: Pronto) -> bool:
 
 def register(ctx: Pronto) -> None:
     for mirror in wanted(ctx):
+        ctx.app.task(_runner(mirror))
 
-        async def run(mirror: TopicMirror = mirror) -> None:
-            await mirror.run()
 
-        run.__name__ = run.__qualname__ = f"mirror_{mirror.topic.replace('.', '_')}"
-        ctx.app.task(run)
+def _runner(mirror: TopicMirror) -> Callable[[], Awaitable[None]]:
+    # A Faust task that takes an argument is handed the app: this one takes none.
+    async def run() -> None:
+        await mirror.run()
+
+    run.__name__ = run.__qualname__ = f"mirror_{mirror.topic.replace('.', '_')}"
+    return run

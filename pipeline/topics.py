@@ -9,13 +9,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Iterable
 
-from pipeline.settings import Settings
+from pipeline.settings import STAGES, Settings
 
 logger = logging.getLogger(__name__)
 
 TOPICS = {
     "raw": "feedback.raw",
+    "urgent": "feedback.urgent",
     "scored": "feedback.scored",
     "dlq": "feedback.dlq",
     "commands": "alerts.commands",
@@ -27,7 +29,11 @@ TOPICS = {
 COMPACTED = ("optouts", "model")
 # Faust names a table's changelog "<app id>-<table>-changelog"; creating them here too closes a
 # start-up race in which an agent wrote to a table before Faust had declared its changelog.
-TABLES = ("score-counters", "seen-feedback", "alerts", "alerts-open-index", "sent-pages")
+TABLES = {
+    "score": ("score-counters", "seen-feedback"),
+    "alert": ("alerts", "alerts-open-index"),
+    "notify": ("sent-pages",),
+}
 MODEL_MAX_BYTES = 32 * 1024 * 1024
 
 
@@ -39,8 +45,29 @@ def topic_configs(short: str) -> dict[str, str]:
     return {}
 
 
-def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
-    """Create any missing topic; an existing one is left as it is."""
+def changelogs(settings: Settings, processes: Iterable[frozenset[str]]) -> list[str]:
+    """The changelog topics of the tables of `processes` (each a set of stages in one app).
+
+    >>> s = Settings(app_id="p")
+    >>> changelogs(s, [frozenset({"score"}), frozenset({"alert", "notify"})])[:3]
+    ['p-score-score-counters-changelog', 'p-score-seen-feedback-changelog', 'p-alerts-changelog']
+    """
+    return [
+        f"{settings.app_id_for(stages)}-{table}-changelog"
+        for stages in processes
+        for stage in STAGES
+        if stage in stages
+        for table in TABLES.get(stage, ())
+    ]
+
+
+def ensure_topics(
+    settings: Settings,
+    processes: Iterable[frozenset[str]] = (frozenset(STAGES),),
+    timeout_s: float = 30.0,
+) -> None:
+    """Create any missing topic, and the changelogs of the tables of `processes`; an existing
+    one is left as it is."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -75,7 +102,7 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
                 settings.replication,
                 topic_configs={"cleanup.policy": "compact"},
             )
-            for name in (f"{settings.group_id}-{t}-changelog" for t in TABLES)
+            for name in changelogs(settings, processes)
             if name not in existing
         ]
         if wanted:

@@ -1,34 +1,185 @@
-"""`pronto worker`: build the app from the environment and run the Faust worker."""
+"""`pronto worker`: the stages of one worker, each in a process of its own, supervised.
+
+By default it starts three processes (`settings.PROCESSES`): `web` (ingest, the console and the
+API, on `PRONTO_WEB_PORT`), `score`, and `alert` (the alert desk and the notify stage). Each is
+a Faust app with its own consumer group and fetch loop, so a backlog in one stage never holds
+up another, and the two cores are both used. The web process answers /readyz and /metrics for
+the whole worker, asking the others on their internal ports (127.0.0.1).
+
+The supervisor restarts a process that dies, and Ctrl-C or SIGTERM stops them all cleanly.
+Each child dies with the supervisor (PR_SET_PDEATHSIG), so a SIGKILL of the worker is a crash
+of every stage, not a leak of orphans. `--stages` (or `PRONTO_STAGES`) runs stages apart when
+scaling out: `score`, `alert,notify`, `web`, or `all` in one process.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import signal
+import subprocess
 import sys
+import time
+from dataclasses import dataclass, field
 
 from pipeline.logs import setup_logging
-from pipeline.settings import Settings
+from pipeline.settings import PROCESSES, STAGES, Settings, parse_stages
 
 logger = logging.getLogger(__name__)
 
+STOP_GRACE_S = 30.0
+RESTART_BACKOFF_MAX_S = 10.0
+PR_SET_PDEATHSIG = 1
 
-def run_worker(settings: Settings | None = None) -> int:
-    import faust
 
-    from pipeline.app import build
-
+def run_worker(settings: Settings | None = None, stages: str | None = None) -> int:
     settings = settings or Settings()
     setup_logging(settings.log_level, settings.log_json)
     if not settings.broker:
         print("pronto worker: set PRONTO_BROKER (e.g. kafka://127.0.0.1:9092), "
               "or run `pronto kafka up` first", file=sys.stderr)  # fmt: skip
         return 2
+    try:
+        chosen = parse_stages(settings.stages if stages is None else stages)
+    except ValueError as e:
+        print(f"pronto worker: {e}", file=sys.stderr)
+        return 2
     from pipeline.topics import ensure_topics
 
-    ensure_topics(settings)
-    ctx = build(settings)
+    if chosen is None:
+        ensure_topics(settings, PROCESSES)
+        return Supervisor(settings).run()
+    ensure_topics(settings, (chosen,))
+    return run_stages(settings, chosen)
+
+
+def run_stages(settings: Settings, stages: frozenset[str]) -> int:
+    """Run `stages` in this process: one Faust app, its agents and its web server."""
+    import faust
+
+    from pipeline.app import build
+
+    ctx = build(settings, stages=stages)
     worker = faust.Worker(ctx.app, loglevel=settings.log_level.lower(), quiet=True,
                           redirect_stdouts=False, override_logging=False)  # fmt: skip
-    logger.info("worker starting: broker %s, web http://%s:%s", settings.broker,
+    names = ",".join(s for s in STAGES if s in stages)
+    logger.info("stages %s starting: broker %s, web http://%s:%s", names, settings.broker,
                 settings.web_host, settings.web_port)  # fmt: skip
     worker.execute_from_commandline()
     return 0
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child, before exec
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def free_local_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Child:
+    name: str
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    next_start: float = 0.0
+    history: list[float] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"],
+                                     env=self.env, preexec_fn=_die_with_parent)  # fmt: skip
+        self.started_at = time.monotonic()
+        logger.info("started the %s process (pid %s)", self.name, self.proc.pid)
+
+
+class Supervisor:
+    """Starts one process per stage group, restarts the ones that die, stops them all."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stopping = False
+        base = {k: v for k, v in os.environ.items() if not k.startswith("PRONTO_")}
+        base.update(settings_env(settings))
+        ports = {"score": free_local_port(), "alert": free_local_port()}
+        peers = ",".join(f"{n}=http://127.0.0.1:{p}" for n, p in ports.items())
+        self.children = []
+        for stages in PROCESSES:
+            name = "alert" if "alert" in stages else next(iter(stages))
+            env = {**base, "PRONTO_STAGES": ",".join(s for s in STAGES if s in stages)}
+            if name == "web":
+                env["PRONTO_PEERS"] = peers
+            else:
+                env.update(PRONTO_WEB_PORT=str(ports[name]), PRONTO_WEB_HOST="127.0.0.1")
+            self.children.append(Child(name, env))
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if not self.stopping:
+            logger.info("stopping the worker (%s)", signal.Signals(signum).name)
+        self.stopping = True
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        for child in self.children:
+            child.start()
+        while not self.stopping:
+            time.sleep(0.2)
+            for child in self.children:
+                self._watch(child)
+        return self._stop_all()
+
+    def _watch(self, child: Child) -> None:
+        now = time.monotonic()
+        if child.proc is None:
+            if now >= child.next_start and not self.stopping:
+                child.start()
+            return
+        code = child.proc.poll()
+        if code is None:
+            return
+        # Back off when it keeps dying (a broken config), not when it died once after a while.
+        child.history = [t for t in child.history if now - t < 60.0] + [now]
+        delay = min(RESTART_BACKOFF_MAX_S, 0.5 * 2 ** (len(child.history) - 1))
+        logger.error("the %s process exited with %s; restarting it in %.1f s", child.name, code,
+                     delay)  # fmt: skip
+        child.proc = None
+        child.restarts += 1
+        child.next_start = now + delay
+
+    def _stop_all(self) -> int:
+        running = [c.proc for c in self.children if c.proc is not None and c.proc.poll() is None]
+        for proc in running:
+            proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for proc in running:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                logger.warning("pid %s did not stop in %.0f s: killed", proc.pid, STOP_GRACE_S)
+                proc.kill()
+                proc.wait()
+        logger.info("worker stopped")
+        return 0
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """`settings` as the PRONTO_ environment a child reads them back from (secrets included:
+    the environment is where they come from, and the children are ours)."""
+    out: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        out[f"PRONTO_{name.upper()}"] = (
+            str(value).lower() if isinstance(value, bool) else str(value)
+        )
+    return out

@@ -27,6 +27,9 @@ TREND_WINDOW = "1h"
 BURST_SPAN_S = 30.0  # complaints this close together at one location share one grouped page
 EXPIRE_AFTER_S = 4 * 3600.0  # an alert nobody closed is expired after this
 FOLLOW_UP_TIMEOUT_S = 24 * 3600.0  # a resolved alert waits this long for the customer's answer
+# A complaint comes twice, by the fast path (`feedback.urgent`) and the normal one (scored);
+# its id is remembered this long, far longer than a scoring backlog lasts.
+HANDLED_HORIZON_S = 3600.0
 _STEPS: dict[tuple[str, int], int] = {}  # (location, minute) -> the top escalation level
 
 
@@ -47,6 +50,7 @@ class Book(Protocol):
     def open_ref(self, key: str) -> str | None: ...
     def ref_taken(self, ref: str, feedback_id: str) -> bool: ...
     def recently_paged(self, location_id: str) -> list[lc.Alert]: ...
+    def handled(self, feedback_id: str) -> bool: ...
 
 
 @dataclass
@@ -70,6 +74,30 @@ def customer_key(location_id: str, customer_ref: str, feedback_id: str) -> str:
 
 def trend_key(location_id: str) -> str:
     return f"{location_id}|trend"
+
+
+def handled_key(feedback_id: str) -> str:
+    """The index key that marks a feedback the desk has already acted on (opened, joined or
+    followed up an alert), whichever path brought it first."""
+    return f"fid:{feedback_id}"
+
+
+def handled_mark(ref: str, now: float) -> str:
+    """The mark's value: the alert it went to, and when (for pruning).
+
+    >>> handled_mark("K7Q2", 1700000000.4)
+    'K7Q2 1700000000'
+    >>> handled_at(handled_mark("K7Q2", 1700000000.4))
+    1700000000.0
+    """
+    return f"{ref} {int(now)}"
+
+
+def handled_at(mark: str) -> float:
+    try:
+        return float(mark.rsplit(" ", 1)[1])
+    except (IndexError, ValueError):
+        return 0.0
 
 
 def _at(now: float) -> datetime:
@@ -171,8 +199,26 @@ def _burst_leader(
 
 
 def on_feedback(book: Book, loc: Location, sf: ScoredFeedback, now: float) -> Outputs:
-    """A scored feedback: a follow-up answer, a message joining an open alert, a new alert,
-    and the location's trend check."""
+    """A scored feedback (or its fast-path copy): a follow-up answer, a message joining an open
+    alert, a new alert, and the location's trend check. A feedback the desk already acted on
+    (its other copy came first, or this is a redelivery) does nothing for its customer."""
+    out = Outputs()
+    fb = sf.fb
+    if not book.handled(fb.id):
+        out.merge(_on_customer(book, loc, sf, now))
+        touched = [a.ref for a in out.alerts.values() if a is not None] or list(out.alerts)
+        if touched:
+            out.index[handled_key(fb.id)] = handled_mark(touched[0], now)
+    window = sf.scores.get(TREND_WINDOW) or {}
+    trend = evaluate_trend(loc, window.get("csat"), int(window.get("csat_n") or 0))
+    if trend is not None and book.open_ref(trend_key(loc.id)) is None:
+        out.merge(_open(book, loc, trend_key(loc.id), trend, None, now))
+    return out
+
+
+def _on_customer(book: Book, loc: Location, sf: ScoredFeedback, now: float) -> Outputs:
+    """What one customer's feedback does to their alert: answer a follow-up, join the open
+    alert, or open one."""
     out = Outputs()
     fb = sf.fb
     key = customer_key(loc.id, fb.customer_ref, fb.id)
@@ -206,10 +252,6 @@ def on_feedback(book: Book, loc: Location, sf: ScoredFeedback, now: float) -> Ou
             _emit(out, alert, events)
     elif decision is not None and fb.customer_ref is not None:
         out.merge(_open(book, loc, key, decision, sf, now))
-    window = sf.scores.get(TREND_WINDOW) or {}
-    trend = evaluate_trend(loc, window.get("csat"), int(window.get("csat_n") or 0))
-    if trend is not None and book.open_ref(trend_key(loc.id)) is None:
-        out.merge(_open(book, loc, trend_key(loc.id), trend, None, now))
     return out
 
 

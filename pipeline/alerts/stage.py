@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 TICK_EVERY_S = 1.0
 TICK_RESEND_S = 10.0
+PRUNE_EVERY_S = 60.0
 FINAL_EVENTS = ("resolved", "followed_up", "expired", "dismissed")
 
 
@@ -64,6 +65,9 @@ class TableBook:
         alert = self.alert(latest[1])
         return [alert] if alert is not None else []
 
+    def handled(self, feedback_id: str) -> bool:
+        return self.index.get(desk.handled_key(feedback_id)) is not None
+
     def note_paged(self, location_id: str, ref: str, at: float) -> None:
         self.latest[location_id] = (at, ref)
 
@@ -97,9 +101,19 @@ def register(ctx: Pronto) -> None:
     index = app.Table("alerts-open-index", default=None, partitions=s.partitions)
     ctx.tables.update(alerts=alerts, alerts_index=index)
     book = TableBook(alerts, index, ctx.alert_index.state)
-    source = app.topic(s.topic("feedback.scored"), s.topic("alerts.commands"),
-                       key_type=bytes, value_type=bytes, key_serializer="raw",
-                       value_serializer="raw")  # fmt: skip
+    # Complaints triaged at ingest come by `feedback.urgent`, ahead of the score stage's
+    # backlog; the same feedback comes again, scored, and the desk knows it by its id.
+    source = app.topic(s.topic("feedback.urgent"), s.topic("feedback.scored"),
+                       s.topic("alerts.commands"), key_type=bytes, value_type=bytes,
+                       key_serializer="raw", value_serializer="raw")  # fmt: skip
+    last_prune = {"at": 0.0}
+
+    def prune_handled(now: float) -> None:
+        """Forget the ids of feedback acted on more than the horizon ago (both copies of a
+        complaint have long arrived by then)."""
+        for key, mark in list(index.items()):
+            if key.startswith("fid:") and desk.handled_at(mark) < now - desk.HANDLED_HORIZON_S:
+                del index[key]
 
     due: dict[str, tuple[float, str]] = {}  # ref -> (next check, location): the timers' index
     rearm = {"needed": True}
@@ -172,6 +186,9 @@ def register(ctx: Pronto) -> None:
                 await send_dlq(ctx, event.key, event.value, f"{type(e).__name__}: {e}", "alert")
                 continue
             await apply(out)
+            if now - last_prune["at"] > PRUNE_EVERY_S:
+                last_prune["at"] = now
+                prune_handled(now)
 
     @app.timer(TICK_EVERY_S)
     async def tick() -> None:

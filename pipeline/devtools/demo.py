@@ -42,7 +42,7 @@ def port_free(port: int) -> bool:
 def start_kafka(home: Path) -> tuple[LocalKafka | None, str]:
     """(the broker we started or None, its bootstrap). One already up under `home` is reused
     (and left running); otherwise a new one on 9092, or on a free port if 9092 is taken."""
-    existing = LocalKafka(home, DEFAULT_PORT)
+    existing = LocalKafka.for_home(home)
     if existing.pid():
         existing.wait_ready(60)
         return None, existing.bootstrap

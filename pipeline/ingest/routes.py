@@ -33,8 +33,30 @@ def register(ctx: Pronto, router: Any) -> None:
     router.add_post("/api/v1/feedback", web.api)
 
 
+MODEL_REFRESH_S = 60.0
+
+
 def register_tasks(ctx: Pronto) -> None:
-    """Warm the language detector before the first customer waits for it."""
+    """Warm the language detector before the first customer waits for it, and keep a snapshot
+    of the sentiment model for triage (refreshed when the score stage saves a newer one)."""
+
+    @ctx.app.task
+    async def keep_model_snapshot() -> None:
+        import asyncio
+
+        from pipeline.model_store import latest_offset, load_model
+
+        loop = asyncio.get_running_loop()
+        loaded_at = -1
+        while True:
+            try:
+                end = await loop.run_in_executor(None, latest_offset, ctx.settings)
+                if end != loaded_at:
+                    model, _ = await loop.run_in_executor(None, load_model, ctx.settings)
+                    ctx.model, loaded_at = model, end
+            except Exception as e:  # Kafka away: keep the snapshot we have, try again later
+                logger.warning("model snapshot not refreshed: %r", e)
+            await asyncio.sleep(MODEL_REFRESH_S if ctx.model is not None else 2.0)
 
     @ctx.app.task
     async def warm_up_language_detector() -> None:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from pipeline.config import UNKNOWN_LOCATION, Location
 from pipeline.ingest.publish import KafkaUnavailable, publish
 from pipeline.ingest.ratelimit import RateLimiter
-from pipeline.records import Feedback
+from pipeline.ingest.triage import urgent_copy
+from pipeline.records import Feedback, ScoredFeedback
 
 if TYPE_CHECKING:
     from pipeline.app import Pronto
@@ -83,9 +84,14 @@ class Ingest:
             return await asyncio.shield(pending)
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._inflight[fb.id] = fut
+        urgent = urgent_copy(self.ctx.venues.by_id(fb.location_id), fb, self.ctx.model, time.time())
         try:
-            await publish(self.ctx.topic("raw"), fb.location_id, fb.to_json(),
-                          self.ctx.settings.ingest_timeout_s)  # fmt: skip
+            timeout = self.ctx.settings.ingest_timeout_s
+            stored = publish(self.ctx.topic("raw"), fb.location_id, fb.to_json(), timeout)
+            if urgent is None:
+                await stored
+            else:
+                await asyncio.gather(stored, self._fast_path(urgent, timeout))
         except KafkaUnavailable as e:
             fut.set_exception(e)
             fut.exception()  # mark retrieved: the waiter, if any, re-raises it
@@ -109,6 +115,17 @@ class Ingest:
             },
         )
         return ref
+
+    async def _fast_path(self, urgent: ScoredFeedback, timeout_s: float) -> None:
+        """Send a complaint to the alert stage at once. Best effort: if it fails, the scored
+        copy still alerts, only later; the request's answer depends on `feedback.raw` alone."""
+        loc = urgent.feedback["location_id"]
+        try:
+            await publish(self.ctx.topic("urgent"), loc, urgent.to_json(), timeout_s)
+        except KafkaUnavailable as e:
+            logger.warning("complaint not sent by the fast path: %s", e)
+            return
+        self.ctx.metrics.fast_path.labels(loc).inc()
 
 
 __all__ = ["Ingest", "KafkaUnavailable"]

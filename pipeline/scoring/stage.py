@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 import time
-import zlib
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -21,13 +20,13 @@ from prometheus_client.core import GaugeMetricFamily
 from pipeline.config import SCALES, UNKNOWN_LOCATION
 from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
+from pipeline.model_store import MODEL_KEY, encode_model, load_model
 from pipeline.records import Feedback, RecordError, ScoredFeedback
 from pipeline.scoring import windows as win
 from pipeline.scoring.counts import add_once, count_of, is_other_copy, received_at_of, seen_mark
 from pipeline.scoring.drift import DriftMonitor
 from pipeline.scoring.rolling import RollingTotals
 from pipeline.scoring.scorer import Scorer
-from pipeline.scoring.seed_cache import seeded_model
 from pipeline.scoring.sentiment import SentimentModel, label_from_score
 
 if TYPE_CHECKING:
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MODEL_KEY = b"sentiment"
 DEDUPE_HORIZON_S = 900.0
 PRUNE_EVERY_S = 60.0
 
@@ -133,65 +131,6 @@ class ScoresCollector:
             yield fam
 
 
-def load_model(ctx: Pronto) -> tuple[SentimentModel, DriftMonitor]:
-    """The newest saved model from `pronto.model`, or a fresh one learned from the seed corpus."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    topic = ctx.settings.topic("pronto.model")
-    consumer = KafkaConsumer(bootstrap_servers=ctx.settings.bootstrap_servers,
-                             enable_auto_commit=False, consumer_timeout_ms=3000,
-                             max_partition_fetch_bytes=64 * 1024 * 1024)  # fmt: skip
-    try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        if parts:
-            tp = TopicPartition(topic, 0)
-            consumer.assign([tp])
-            end = consumer.end_offsets([tp])[tp]
-            if end > 0:
-                consumer.seek(tp, end - 1)
-                for rec in consumer:
-                    model_bytes, drift_bytes = decode_model(rec.value)
-                    model = SentimentModel.from_bytes(model_bytes)
-                    drift = DriftMonitor.from_bytes(drift_bytes)
-                    logger.info("restored the model, version %s", model.version)
-                    return model, drift
-    finally:
-        consumer.close()
-    logger.info("no saved model: starting from the seed corpus")
-    return seeded_model(), DriftMonitor()
-
-
-MODEL_FORMAT = b"pronto-model-2\n"
-
-
-def encode_model(model: bytes, drift: bytes, version: int) -> bytes:
-    """The `pronto.model` record: a format line, then the pickled model and drift monitor as
-    zlib-compressed JSON-free bytes (no hex copy: the model is megabytes).
-
-    >>> decode_model(encode_model(b"m", b"d", 3))
-    (b'm', b'd')
-    """
-    head = json.dumps({"version": version, "at": time.time(), "model": len(model)}).encode()
-    return MODEL_FORMAT + zlib.compress(head + b"\n" + model + drift, 1)
-
-
-def decode_model(value: bytes) -> tuple[bytes, bytes]:
-    """(model, drift) pickles from a `pronto.model` record, this format or the first one
-    (zlib-compressed JSON with hex strings).
-
-    >>> old = zlib.compress(json.dumps({"model": b"m".hex(), "drift": b"d".hex()}).encode())
-    >>> decode_model(old)
-    (b'm', b'd')
-    """
-    if value.startswith(MODEL_FORMAT):
-        raw = zlib.decompress(value[len(MODEL_FORMAT) :])
-        head, _, rest = raw.partition(b"\n")
-        n = int(json.loads(head)["model"])
-        return rest[:n], rest[n:]
-    blob = json.loads(zlib.decompress(value))
-    return bytes.fromhex(blob["model"]), bytes.fromhex(blob["drift"])
-
-
 def check_answer(fb: Feedback) -> None:
     """Raise `RecordError` for an answer no scale allows: it would crash or skew the counters.
 
@@ -239,7 +178,7 @@ def register(ctx: Pronto) -> None:
         if ready.is_set():
             return
         loop = asyncio.get_running_loop()
-        install(*await loop.run_in_executor(None, load_model, ctx))
+        install(*await loop.run_in_executor(None, load_model, ctx.settings))
 
     @app.timer(s.model_save_interval_s)
     async def save_model() -> None:

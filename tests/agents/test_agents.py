@@ -157,6 +157,13 @@ async def test_a_correction_is_learned_at_once(ctx: Pronto) -> None:
 
 
 def test_every_table_has_its_changelog_created_up_front(ctx: Pronto) -> None:
-    from pipeline.topics import TABLES
+    from pipeline.settings import PROCESSES
+    from pipeline.topics import changelogs
 
-    assert {t.name for t in ctx.app.tables.values()} == set(TABLES)
+    declared = {t.changelog_topic.get_topic_name() for t in ctx.app.tables.values()}
+    assert declared == set(changelogs(ctx.settings, [ctx.stages]))
+    for stages in PROCESSES:  # each process of `pronto worker` declares its own tables
+        app = build(ctx.settings, registry=CollectorRegistry(), sender=RecordingSender(),
+                    stages=stages).app  # fmt: skip
+        declared = {t.changelog_topic.get_topic_name() for t in app.tables.values()}
+        assert declared == set(changelogs(ctx.settings, [stages])), stages

@@ -36,6 +36,9 @@ class DictBook:
     def recently_paged(self, location_id: str) -> list[lc.Alert]:
         return [a for a in self.alerts.values() if a.location_id == location_id]
 
+    def handled(self, feedback_id: str) -> bool:
+        return desk.handled_key(feedback_id) in self.index
+
     def apply(self, out: desk.Outputs) -> None:
         for ref, a in out.alerts.items():
             if a is None:
