@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+import pytest
 
 from pipeline.alerts import desk, roster
 from pipeline.alerts import lifecycle as lc
@@ -203,3 +206,50 @@ def test_a_redelivered_complaint_finds_its_own_reference_again() -> None:
     book.index.clear()  # as if the index's changelog had been lost in a crash
     again = desk.on_feedback(book, BUS, scored("r1", 1, "mal"), now + 1)
     assert again.messages[0]["page_id"] == first.messages[0]["page_id"] == f"P{ref}-p0"
+
+
+def fast_copy(fid: str, score: int | None, text: str, p_neg: float = 0.1) -> ScoredFeedback:
+    """The copy that ingest sends to `feedback.urgent`: no rolling scores yet."""
+    sf = scored(fid, score, text, p_neg=p_neg)
+    return dataclasses.replace(sf, scores={})
+
+
+@pytest.mark.parametrize("first", ["fast", "scored"])
+def test_a_complaint_seen_by_both_paths_opens_one_alert_and_one_page(first: str) -> None:
+    book, now = DictBook(), time.time()
+    copies = {"fast": fast_copy("f1", 2, "sucio"), "scored": scored("f1", 2, "sucio")}
+    second = "scored" if first == "fast" else "fast"
+    out = desk.on_feedback(book, BUS, copies[first], now)
+    book.apply(out)
+    assert [e["event"] for e in out.events] == ["opened", "paged"] and len(out.messages) == 1
+    again = desk.on_feedback(book, BUS, copies[second], now + 40)
+    assert again.events == [] and again.messages == [] and again.alerts == {}
+
+
+def test_the_second_copy_opens_nothing_even_after_the_alert_was_closed() -> None:
+    book, now = DictBook(), time.time()
+    book.apply(desk.on_feedback(book, BUS, fast_copy("f1", 2, "sucio"), now))
+    ref = next(iter(book.alerts))
+    book.apply(
+        desk.on_command(book, BUS, {"type": "not_complaint", "ref": ref, "by": "Ana"}, now + 5)
+    )
+    assert book.alerts == {}  # dismissed: gone from the table and the customer's index
+    late = desk.on_feedback(book, BUS, scored("f1", 2, "sucio"), now + 90)  # after a backlog
+    assert late.events == [] and late.messages == [] and late.alerts == {}
+
+
+def test_a_message_only_the_score_stage_finds_negative_still_alerts() -> None:
+    book, now = DictBook(), time.time()
+    # Ingest's snapshot thought it neutral: no fast copy. The score stage's model says negative.
+    out = desk.on_feedback(book, BUS, scored("f9", None, "el chófer ni saludó", p_neg=0.97), now)
+    assert [e["event"] for e in out.events] == ["opened", "paged"] and len(out.messages) == 1
+
+
+def test_handled_marks_are_kept_apart_from_customers_and_carry_their_time() -> None:
+    book, now = DictBook(), time.time()
+    out = desk.on_feedback(book, BUS, fast_copy("f1", 2, "sucio"), now)
+    mark = out.index[desk.handled_key("f1")]
+    assert mark is not None and mark.split()[0] in out.alerts
+    assert abs(desk.handled_at(mark) - now) <= 1.0
+    happy = desk.on_feedback(book, BUS, scored("f2", 10, "genial"), now)
+    assert desk.handled_key("f2") not in happy.index  # only feedback that touched an alert
