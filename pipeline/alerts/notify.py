@@ -1,21 +1,32 @@
 """The notify stage: `pages.outbox` -> a `PageSender` (Twilio or the console), exactly once.
 
+Sends are concurrent, supervisors' pages first, and retried (`sendqueue.py`); the agent only
+decodes each record and hands it over.
+
 Exactly one message per page id, across redelivery, restart and rebalance:
-- the `sent-pages` table records each page id that was sent;
+- the `sent-pages` table records each page id that was sent (or failed, for good);
+- a record is acknowledged only after that, so its offset is never committed while its send is
+  under way (Faust commits the run of acknowledged offsets from the committed one; see
+  `pipeline/faust_fixes.py`), and the producer is flushed before a commit;
 - a message produced before this process started may have been sent by a process that died
-  before it could record it, so the sender's own log is asked first (`already_sent`).
+  before it could record it, so the sender's own log is asked first (`already_sent`);
+- when partitions are revoked, the sends under way finish and are recorded before they move.
 Opted-out customers are sent nothing; supervisors are throttled (urgent pages are not).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pipeline.alerts.senders import Page, SenderError
+from pipeline.alerts.retry import RetryPolicy
+from pipeline.alerts.senders import PAGE_KINDS, Page
+from pipeline.alerts.sendqueue import RECOVERED, SENT, Outcome, SendJob, SendQueue, priority
 from pipeline.alerts.throttle import PageThrottle
 from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
@@ -25,6 +36,32 @@ if TYPE_CHECKING:
     from pipeline.app import Pronto
 
 logger = logging.getLogger(__name__)
+
+SETTLE_S = 10.0  # how long a revocation waits for the sends under way (Twilio's own timeout)
+LOG_SLACK_S = 60.0  # the provider's log is searched from this long before the message was made
+
+
+def decode(value: bytes | None) -> dict[str, Any]:
+    """An outbox record, checked for what the stage reads; ValueError/KeyError/TypeError if not.
+
+    >>> msg = decode(b'{"page_id": "P1-p0", "kind": "page", "ref": "1", "location_id": "x", '
+    ...              b'"body": "Reply OK 1"}')
+    >>> msg["level"], msg["created_at"]
+    (0, 0.0)
+    >>> decode(b'{"page_id": "P1-p0", "kind": "sms", "ref": "1", "location_id": "x", "body": "."}')
+    Traceback (most recent call last):
+    ...
+    ValueError: kind: one of ('page', 'customer', 'manager')
+    """
+    msg = json.loads(value or b"")
+    for name in ("page_id", "ref", "location_id", "body"):
+        if not isinstance(msg[name], str) or not msg[name]:
+            raise ValueError(f"{name}: a non-empty string")
+    if msg["kind"] not in PAGE_KINDS:
+        raise ValueError(f"kind: one of {PAGE_KINDS}")
+    msg["level"] = int(msg.get("level") or 0)
+    msg["created_at"] = float(msg.get("created_at") or 0)
+    return msg
 
 
 def resolve_recipient(ctx: Pronto, msg: dict[str, Any]) -> str:
@@ -36,94 +73,171 @@ def resolve_recipient(ctx: Pronto, msg: dict[str, Any]) -> str:
     return sup.phone if sup else ""
 
 
+@dataclass
+class Outgoing:
+    """A record on its way out: the Faust event (to acknowledge) and its decoded message."""
+
+    ev: Any
+    msg: dict[str, Any]
+    channel: str = "console"
+    to: str = ""  # the number, once resolved
+
+    @property
+    def page_id(self) -> str:
+        return str(self.msg["page_id"])
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return {"ref": self.msg["ref"], "page_id": self.page_id}
+
+
+class Recorder:
+    """The queue's `SendHandler`: decides what to send, records each outcome in the table and
+    on `alerts.events`, observes it, and then acknowledges the record. The queue runs these
+    in the context of the record, so the table writes go to the record's partition."""
+
+    def __init__(self, ctx: Pronto, sent: Any, throttle: PageThrottle, stream: Any) -> None:
+        self.ctx = ctx
+        self.sent = sent
+        self.throttle = throttle
+        self.stream = stream
+
+    def live(self, item: Outgoing) -> bool:
+        # Faust's own test for a record it may still process: after a rebalance the consumer
+        # reads again from the committed offset, so an older record is delivered once more.
+        app = self.ctx.app
+        return bool(
+            app.flow_control.is_active()
+            and item.ev.message.generation_id == app.consumer_generation_id
+        )
+
+    async def ack(self, item: Outgoing) -> None:
+        if self.live(item):
+            await self.stream.ack(item.ev)
+
+    async def event(self, item: Outgoing, kind: str, **extra: Any) -> None:
+        msg = item.msg
+        doc = {"schema": 1, "event": kind, "ref": msg["ref"], "location_id": msg["location_id"],
+               "at": time.time(), "page_id": msg["page_id"], "kind": msg["kind"],
+               "to_name": msg.get("to_name", ""), **extra}  # fmt: skip
+        await deliver(
+            self.ctx.topic("events"), msg["location_id"].encode(), json.dumps(doc).encode()
+        )
+
+    async def prepare(self, item: Outgoing) -> Page | None:
+        ctx, msg, page_id = self.ctx, item.msg, item.page_id
+        if page_id in self.sent:  # a copy that waited for the first one to be recorded
+            await self.ack(item)
+            return None
+        item.channel = "sms" if ctx.settings.twilio_enabled else "console"
+        to = item.to = resolve_recipient(ctx, msg)
+        if not to:
+            ctx.metrics.pages_failed.labels(item.channel, "no_number").inc()
+            await self.ack(item)
+            return None
+        if msg["kind"] == "customer":
+            if ctx.optouts.state.get(ctx.privacy.customer_ref(to)):
+                ctx.metrics.pages_failed.labels(item.channel, "opted_out").inc()
+                logger.info("not sent: the customer opted out", extra=item.extra)
+                self.sent[page_id] = "opted-out"
+                await self.ack(item)
+                return None
+        elif not self.throttle.allow(
+            str(msg.get("to_name", to)), time.time(), bool(msg.get("urgent"))
+        ):
+            # Over the budget: the page waits in the table of its alert; the escalation timer
+            # pages the next person if nobody acknowledges it.
+            ctx.metrics.pages_failed.labels(item.channel, "throttled").inc()
+            await self.event(item, "page_throttled")
+            self.sent[page_id] = "throttled"
+            await self.ack(item)
+            return None
+        if item.channel != "console" and to.startswith("whatsapp:"):
+            item.channel = "whatsapp"
+        return Page(page_id=page_id, to=to, body=msg["body"], kind=msg["kind"])
+
+    def calling(self, item: Outgoing, page: Page) -> None:
+        msg = item.msg
+        if msg["kind"] == "page" and msg["level"] == 0:
+            delay = time.time() - float(msg.get("received_at") or 0)
+            self.ctx.metrics.webhook_to_page.observe(max(0.0, delay))
+
+    async def finish(self, item: Outgoing, outcome: Outcome) -> None:
+        ctx, msg, page_id = self.ctx, item.msg, item.page_id
+        result = outcome.result
+        if outcome.state == RECOVERED:
+            logger.info("already sent: found in the provider's log", extra=item.extra)
+            self.sent[page_id] = "recovered"
+        elif outcome.state == SENT and result is not None:
+            self.sent[page_id] = result.sid or "sent"
+            ctx.metrics.pages_sent.labels(item.channel, msg["kind"]).inc()
+            latency = outcome.called_at - float(msg.get("received_at") or 0)
+            await self.event(item, "page_sent", sid=result.sid, latency_s=round(latency, 4))
+            logger.info("sent %s to %s", msg["kind"], mask_phone(item.to), extra=item.extra)
+        else:
+            error = result.error if result else "unknown"
+            ctx.metrics.pages_failed.labels(item.channel, "send_error").inc()
+            logger.error("send failed after %d attempts: %s", outcome.attempts, error,
+                         extra=item.extra)  # fmt: skip
+            self.sent[page_id] = f"failed:{error[:100]}"
+            if msg["kind"] == "page":  # the alert escalates at once
+                failed = {"schema": 1, "type": "delivery_failed", "page_id": page_id,
+                          "ref": msg["ref"]}  # fmt: skip
+                key = msg["location_id"].encode()
+                await deliver(ctx.topic("commands"), key, json.dumps(failed).encode())
+        await self.ack(item)
+
+
 def register(ctx: Pronto) -> None:
     app = ctx.app
     s = ctx.settings
     sent = app.Table("sent-pages", default=None, partitions=s.partitions)
     ctx.tables["sent_pages"] = sent
     throttle = PageThrottle(limit=s.pages_per_supervisor_per_min, window_s=60.0)
+    running: dict[str, SendQueue[Outgoing]] = {}
 
-    async def event(msg: dict[str, Any], kind: str, **extra: Any) -> None:
-        doc = {"schema": 1, "event": kind, "ref": msg["ref"], "location_id": msg["location_id"],
-               "at": time.time(), "page_id": msg["page_id"], "kind": msg["kind"],
-               "to_name": msg.get("to_name", ""), **extra}  # fmt: skip
-        await deliver(ctx.topic("events"), msg["location_id"].encode(), json.dumps(doc).encode())
-
-    async def was_sent(page: Page, msg: dict[str, Any]) -> bool:
-        """A message from before this process started may have gone out just before a crash:
-        ask the provider's log. If it cannot be asked, send: a second page beats none."""
-        try:
-            return await ctx.sender.already_sent(page, since=float(msg.get("created_at", 0)) - 60)
-        except SenderError as e:
-            logger.warning(
-                "cannot check the message log (%s): sending", e, extra={"ref": msg["ref"]}
-            )
-            return False
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def settle_sends(sender: Any, *args: Any, **kwargs: Any) -> None:
+        # Faust has suspended the flow, so no waiting job starts; the calls under way end and
+        # are recorded, and those records reach Kafka before the partitions (and the table)
+        # move to another worker.
+        queue = running.get("queue")
+        if queue is not None and await queue.settle(SETTLE_S):
+            await app.producer.flush()
 
     @app.agent(ctx.topic("outbox"))
     async def notify(stream: Any) -> None:
-        async for ev in stream.events():
-            await asyncio.sleep(0)  # a backlog must not starve the other agents, timers and web
-            try:
-                msg = json.loads(ev.value)
-                page_id = str(msg["page_id"])
-            except (ValueError, KeyError, TypeError) as e:
-                await send_dlq(ctx, ev.key, ev.value, f"{type(e).__name__}: {e}", "notify")
-                continue
-            if page_id in sent:
-                continue
-            channel = "console" if not s.twilio_enabled else "sms"
-            to = resolve_recipient(ctx, msg)
-            if not to:
-                ctx.metrics.pages_failed.labels(channel, "no_number").inc()
-                continue
-            if msg["kind"] == "customer":
-                cref = ctx.privacy.customer_ref(to)
-                if ctx.optouts.state.get(cref):
-                    ctx.metrics.pages_failed.labels(channel, "opted_out").inc()
-                    logger.info("not sent: the customer opted out", extra={"ref": msg["ref"]})
-                    sent[page_id] = "opted-out"
-                    continue
-            elif not throttle.allow(
-                str(msg.get("to_name", to)), time.time(), bool(msg.get("urgent"))
-            ):
-                # Over the budget: the page waits in the table of its alert; the escalation
-                # timer pages the next person if nobody acknowledges it.
-                ctx.metrics.pages_failed.labels(channel, "throttled").inc()
-                await event(msg, "page_throttled")
-                sent[page_id] = "throttled"
-                continue
-            page = Page(page_id=page_id, to=to, body=str(msg["body"]), kind=str(msg["kind"]))
-            if channel != "console" and to.startswith("whatsapp:"):
-                channel = "whatsapp"
-            if float(msg.get("created_at", 0)) < ctx.started_at and await was_sent(page, msg):
-                logger.info(
-                    "already sent before the restart", extra={"ref": msg["ref"], "page_id": page_id}
-                )
-                sent[page_id] = "recovered"
-                continue
-            called_at = time.time()
-            result = await ctx.sender.send(page)
-            if msg["kind"] == "page" and int(msg.get("level", 0)) == 0:
-                ctx.metrics.webhook_to_page.observe(max(0.0, called_at - float(msg["received_at"])))
-            if result.ok:
-                sent[page_id] = result.sid or "sent"
-                ctx.metrics.pages_sent.labels(channel, msg["kind"]).inc()
-                await event(msg, "page_sent", sid=result.sid,
-                            latency_s=round(called_at - float(msg["received_at"]), 4))  # fmt: skip
-                logger.info("sent %s to %s", msg["kind"], mask_phone(to),
-                            extra={"ref": msg["ref"], "page_id": page_id})  # fmt: skip
-            else:
-                ctx.metrics.pages_failed.labels(channel, "send_error").inc()
-                logger.error(
-                    "send failed: %s", result.error, extra={"ref": msg["ref"], "page_id": page_id}
-                )
-                sent[page_id] = f"failed:{result.error[:100]}"
-                if msg["kind"] == "page":
-                    failed = {"schema": 1, "type": "delivery_failed", "page_id": page_id,
-                              "ref": msg["ref"]}  # fmt: skip
-                    await deliver(
-                        ctx.topic("commands"),
-                        msg["location_id"].encode(),
-                        json.dumps(failed).encode(),
+        records = stream.noack()  # acknowledged one by one, once recorded (by `Recorder`)
+        queue: SendQueue[Outgoing] = SendQueue(
+            ctx.sender,
+            Recorder(ctx, sent, throttle, records),
+            concurrency=s.send_concurrency,
+            policy=RetryPolicy(budget_s=s.send_retry_s),
+        )
+        running["queue"] = queue
+        try:
+            async with queue:
+                async for ev in records.events():
+                    await asyncio.sleep(0)  # a backlog must not starve the other agents and timers
+                    try:
+                        msg = decode(ev.value)
+                    except (ValueError, KeyError, TypeError) as e:
+                        await send_dlq(ctx, ev.key, ev.value, f"{type(e).__name__}: {e}", "notify")
+                        await records.ack(ev)
+                        continue
+                    if msg["page_id"] in sent:
+                        await records.ack(ev)
+                        continue
+                    created_at = msg["created_at"]
+                    job = SendJob(
+                        key=msg["page_id"],
+                        item=Outgoing(ev, msg),
+                        priority=priority(msg["kind"], bool(msg.get("urgent")), msg["level"]),
+                        context=contextvars.copy_context(),  # holds Faust's current event
+                        since=created_at - LOG_SLACK_S,
+                        check_log=created_at < ctx.started_at,
                     )
+                    await queue.put(job)
+        finally:
+            if running.get("queue") is queue:
+                del running["queue"]

@@ -18,6 +18,7 @@ from typing import Protocol, TextIO
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
+from pipeline.alerts.retry import NO_ANSWER
 from pipeline.alerts.twilio_http import RebasedTwilioHttpClient
 from pipeline.privacy import mask_phone
 
@@ -28,6 +29,7 @@ WHATSAPP = "whatsapp:"
 # Messages to one supervisor since an alert opened fit in one page; a page id past this many
 # newer messages is not found (the cost: one more page, never a missed one).
 LIST_LIMIT = 100
+LOG_CHECK_THREADS = 4  # threads beyond the sends in flight, for `already_sent`
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class SendResult:
     sid: str
     error: str = ""
     at: float = 0.0  # epoch seconds when the provider answered
+    # The provider's HTTP status; 0 (`retry.NO_ANSWER`) when it gave none: a network error, or
+    # a sender that is not HTTP. `retry.retry_in` decides from it whether to call again.
+    status: int = 0
 
 
 class SenderError(RuntimeError):
@@ -84,8 +89,10 @@ def body_with_marker(page: Page) -> str:
 class TwilioSender:
     """Sends pages as SMS (or WhatsApp) with the official `twilio` library.
 
-    The library blocks, so each call runs in a small thread pool of its own: the event loop
-    never waits on the network. `api_base` points the client at the mock in tests.
+    The library blocks, so each call runs in a thread pool of its own: the event loop never
+    waits on the network. The pool (and the HTTP connection pool) hold `concurrency` calls at
+    once, plus a few for the message-log checks. `api_base` points the client at the mock in
+    tests.
     """
 
     def __init__(
@@ -97,16 +104,19 @@ class TwilioSender:
         status_callback: str | None = None,
         *,
         timeout_s: float = 10.0,
-        max_workers: int = 8,
+        concurrency: int = 16,
+        max_workers: int | None = None,
     ) -> None:
         self.from_number = from_number
         self.status_callback = status_callback
+        workers = max_workers or concurrency + LOG_CHECK_THREADS
         self._client = Client(
             account_sid,
             auth_token,
-            http_client=RebasedTwilioHttpClient(api_base, timeout=timeout_s),
+            http_client=RebasedTwilioHttpClient(api_base, timeout=timeout_s, pool_size=workers),
         )
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="twilio")
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="twilio")
+        self.max_workers = workers
 
     def _from_for(self, to: str) -> str:
         if to.startswith(WHATSAPP) and not self.from_number.startswith(WHATSAPP):
@@ -134,11 +144,12 @@ class TwilioSender:
                 e.status,
                 e.code,
             )
-            return SendResult(False, "", f"{e.status} {e.code}: {e.msg}", time.time())
+            status = int(e.status or 0)
+            return SendResult(False, "", f"{e.status} {e.code}: {e.msg}", time.time(), status)
         except (TwilioException, OSError) as e:  # requests' errors are OSErrors
             logger.warning("twilio unreachable for %s %s: %s", page.kind, page.page_id, e)
-            return SendResult(False, "", f"{type(e).__name__}: {e}", time.time())
-        return SendResult(True, str(msg.sid or ""), "", time.time())
+            return SendResult(False, "", f"{type(e).__name__}: {e}", time.time(), NO_ANSWER)
+        return SendResult(True, str(msg.sid or ""), "", time.time(), 201)
 
     async def send(self, page: Page) -> SendResult:
         """Create the message; failures come back as `SendResult(ok=False, error=...)`."""
@@ -196,16 +207,26 @@ class ConsoleSender:
 class RecordingSender:
     """A fake `PageSender` for tests: records what it is asked to send, and can fail on cue.
 
-    `fail_next` fails that many sends then recovers; `fail_always` fails every send. `delay_s`
-    makes each send take that long, to test timeouts and ordering.
+    `fail_next` fails that many sends then recovers; `fail_always` fails every send (both with
+    `error` and `status`). `statuses` scripts the calls in turn by HTTP status (0: no answer,
+    2xx: sent, anything else: failed), then the calls succeed. `delay_s` makes each send take
+    that long; `hold`, when given, makes each send wait until it is set. `answer_lost` sends
+    that many messages but reports each as unanswered (status 0), as when a timeout hits after
+    the provider took the message. `in_flight` and `max_in_flight` count the sends under way.
     """
 
     fail_next: int = 0
     fail_always: bool = False
     error: str = "503 20003: simulated failure"
+    status: int = 503
+    statuses: list[int] = field(default_factory=list)
     delay_s: float = 0.0
+    hold: asyncio.Event | None = None
+    answer_lost: int = 0
     attempts: list[Page] = field(default_factory=list)
     sent: list[tuple[float, Page]] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
 
     @property
     def pages(self) -> list[Page]:
@@ -215,14 +236,28 @@ class RecordingSender:
     async def send(self, page: Page) -> SendResult:
         """Record `page`; fail if told to."""
         self.attempts.append(page)
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            if self.hold is not None:
+                await self.hold.wait()
+        finally:
+            self.in_flight -= 1
         at = time.time()
-        if self.fail_always or self.fail_next > 0:
+        if self.statuses:
+            status = self.statuses.pop(0)
+            if not 200 <= status < 300:
+                return SendResult(False, "", f"{status}: scripted failure", at, status)
+        elif self.fail_always or self.fail_next > 0:
             self.fail_next = max(self.fail_next - 1, 0)
-            return SendResult(False, "", self.error, at)
+            return SendResult(False, "", self.error, at, self.status)
         self.sent.append((at, page))
-        return SendResult(True, f"SM{len(self.attempts):032x}", "", at)
+        if self.answer_lost > 0:
+            self.answer_lost -= 1
+            return SendResult(False, "", "ReadTimeout: no answer", at, NO_ANSWER)
+        return SendResult(True, f"SM{len(self.attempts):032x}", "", at, 201)
 
     async def already_sent(self, page: Page, since: float) -> bool:
         """Whether `page` was sent successfully at or after `since`."""

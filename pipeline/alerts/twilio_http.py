@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from requests.adapters import HTTPAdapter
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 
@@ -32,11 +33,29 @@ def rebase_url(url: str, api_base: str | None) -> str:
 
 
 class RebasedTwilioHttpClient(TwilioHttpClient):
-    """`TwilioHttpClient` that sends requests for api.twilio.com to `api_base` instead."""
+    """`TwilioHttpClient` that sends requests for api.twilio.com to `api_base` instead.
 
-    def __init__(self, api_base: str | None = None, timeout: float | None = 10.0, **kw: Any):
+    `pool_size` keeps that many connections open for reuse, one per call in flight: the
+    library's own pool holds `cpu_count() + 4` (6 on two cores) and drops the connection of
+    every call past that, so concurrent sends would each open a new TLS connection.
+    """
+
+    def __init__(
+        self,
+        api_base: str | None = None,
+        timeout: float | None = 10.0,
+        *,
+        pool_size: int | None = None,
+        **kw: Any,
+    ):
         super().__init__(timeout=timeout, logger=logger, **kw)
         self.api_base = api_base or None
+        if pool_size and self.session is not None:
+            for scheme in ("https://", "http://"):
+                adapter = HTTPAdapter(
+                    pool_maxsize=pool_size, max_retries=kw.get("max_retries") or 0
+                )
+                self.session.mount(scheme, adapter)
 
     def request(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import threading
@@ -10,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from twilio.base.exceptions import TwilioRestException
 
 from pipeline.alerts.senders import (
     ConsoleSender,
@@ -168,3 +170,72 @@ async def test_twilio_sender_reports_an_unreachable_api() -> None:
     finally:
         sender.close()
     assert not result.ok and result.error and result.sid == ""
+
+
+class _RefusingMessages(_FakeMessages):
+    def __init__(self, error: Exception) -> None:
+        super().__init__([])
+        self.error = error
+
+    def create(self, **kw: Any) -> SimpleNamespace:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (TwilioRestException(429, "https://api.twilio.com/x", "Too Many Requests", 20429), 429),
+        (TwilioRestException(503, "https://api.twilio.com/x", "Service Unavailable"), 503),
+        (TwilioRestException(400, "https://api.twilio.com/x", "Invalid 'To'", 21211), 400),
+        (ConnectionResetError("reset by peer"), 0),
+    ],
+)
+async def test_twilio_failure_carries_the_http_status_for_the_retry_policy(
+    error: Exception, status: int
+) -> None:
+    sender = TwilioSender(ACCOUNT_SID, AUTH_TOKEN, "+34910000042", api_base="http://127.0.0.1:9")
+    sender._client = SimpleNamespace(messages=_RefusingMessages(error))  # type: ignore[assignment]
+    try:
+        result = await sender.send(_page())
+    finally:
+        sender.close()
+    assert (result.ok, result.status) == (False, status)
+    assert result.error.startswith(str(status)) if status else "reset by peer" in result.error
+
+
+def test_twilio_sender_has_a_thread_and_a_connection_for_every_send_in_flight() -> None:
+    sender = TwilioSender(ACCOUNT_SID, AUTH_TOKEN, "+34910000042", concurrency=24)
+    try:
+        assert sender.max_workers >= 24
+        session = sender._client.http_client.session  # type: ignore[attr-defined]
+        for url in ("https://api.twilio.com/2010-04-01", "http://127.0.0.1:4010/2010-04-01"):
+            assert session.get_adapter(url)._pool_maxsize >= 24
+    finally:
+        sender.close()
+    default = TwilioSender(ACCOUNT_SID, AUTH_TOKEN, "+34910000042")
+    default.close()
+    assert default.max_workers >= 16  # the default `PRONTO_SEND_CONCURRENCY`
+
+
+async def test_recording_sender_plays_a_script_of_statuses() -> None:
+    sender = RecordingSender(statuses=[429, 0, 201])
+    results = [await sender.send(_page()) for _ in range(4)]
+
+    assert [(r.ok, r.status) for r in results] == [
+        (False, 429),
+        (False, 0),
+        (True, 201),
+        (True, 201),
+    ]
+    assert len(sender.attempts) == 4 and len(sender.pages) == 2
+
+
+async def test_recording_sender_counts_the_sends_under_way() -> None:
+    gate = asyncio.Event()
+    sender = RecordingSender(hold=gate)
+    calls = [asyncio.create_task(sender.send(_page(f"A-{n}"))) for n in range(3)]
+    while sender.in_flight < 3:
+        await asyncio.sleep(0)
+    gate.set()
+    await asyncio.gather(*calls)
+    assert (sender.in_flight, sender.max_in_flight, len(sender.pages)) == (0, 3, 3)
