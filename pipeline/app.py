@@ -77,6 +77,7 @@ def make_sender(settings: Settings) -> PageSender:
             settings.twilio_from,
             settings.twilio_api_base or None,
             status_cb,
+            concurrency=settings.send_concurrency,
         )
     return ConsoleSender()
 
