@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
@@ -66,4 +65,4 @@ def merge_expositions(texts: Iterable[str]) -> bytes:
     return generate_latest(registry)
 
 
-__all__: list[Any] = ["merge_expositions"]
+__all__ = ["merge_expositions"]

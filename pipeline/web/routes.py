@@ -8,6 +8,7 @@ other processes' (`PRONTO_PEERS`), and /api/v1/scores comes from the score proce
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -66,15 +67,14 @@ class Peers:
             async with self.session().get(self.urls[name] + path) as resp:
                 return resp.status, await resp.read()
         except (aiohttp.ClientError, TimeoutError, OSError) as e:
-            return 503, f'{{"ready": false, "reason": "{name} stage: {type(e).__name__}"}}'.encode()
+            why = {"ready": False, "reason": f"{name} stage: {type(e).__name__}"}
+            return 503, json.dumps(why).encode()
 
     async def ready(self) -> tuple[bool, str]:
         for name in self.urls:
             status, body = await self.get(name, "/readyz")
             if status != 200:
                 try:
-                    import json
-
                     why = json.loads(body).get("reason", "")
                 except ValueError:
                     why = ""
