@@ -1,0 +1,30 @@
+"""The supervisor hands its settings to the stage processes through the environment."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+
+from pipeline.settings import PROCESSES, STAGES, Settings, parse_stages
+from pipeline.worker import settings_env
+
+
+def test_settings_survive_the_trip_through_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    given = Settings(broker="kafka://b:1", web_port=7001, twilio_auth_token=SecretStr("tok"),
+                     verify_signatures=False, ack_timeout_s=12.5, topic_prefix="t-",
+                     send_concurrency=4)  # fmt: skip
+    env = settings_env(given)
+    assert "PRONTO_ACK_TIMEOUT_S" in env and env["PRONTO_TWILIO_AUTH_TOKEN"] == "tok"
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert Settings() == given
+
+
+def test_unset_optional_settings_stay_unset() -> None:
+    assert "PRONTO_ACK_TIMEOUT_S" not in settings_env(Settings())
+
+
+def test_the_default_processes_cover_every_stage_once() -> None:
+    names = [s for stages in PROCESSES for s in stages]
+    assert sorted(names) == sorted(STAGES)
+    assert parse_stages("") is None and parse_stages("score,alert") == {"score", "alert"}
