@@ -1,7 +1,9 @@
 """What the benchmark runs against: a venues file of N locations, worker processes, offsets.
 
 The worker is the real `python -m pipeline.cli worker`, a subprocess with topics, app id,
-home and port of its own, so the figures are the ones a deployment would see.
+home and port of its own, so the figures are the ones a deployment would see. It is a
+supervisor with a process per stage group (web, score, alert+notify): its memory is the sum
+over the supervisor and all its descendants.
 """
 
 from __future__ import annotations
@@ -12,15 +14,19 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
-
 from pipeline.kafka_local import free_port
+
+try:
+    import psutil
+except ImportError:  # pragma: no cover - a dependency, but /proc does the same on Linux
+    psutil = None  # type: ignore[assignment]
 
 logger = logging.getLogger(__name__)
 
@@ -79,22 +85,51 @@ def bench_env(broker: str, home: Path, config: Path, prefix: str, **extra: str) 
     return env
 
 
+BUSY = ("recovering tables", "rebalancing", "down", "Error")  # "Error": a peer not answering
+
+
+def recovery_span(readiness: list[tuple[float, str]]) -> tuple[float, float] | None:
+    """(start, end) of a table recovery in a series of /readyz reasons: from the first
+    "recovering tables" to the first answer past it that is not busy (an event loop too busy
+    replaying to answer reads as "down"); None if no recovery was seen.
+
+    >>> recovery_span([(0.0, "down"), (1.0, "recovering tables"), (2.0, "down"),
+    ...                (4.0, "loading the model"), (5.0, "ready")])
+    (1.0, 4.0)
+    >>> recovery_span([(0.0, "score stage: recovering tables"), (3.0, "ready")])
+    (0.0, 3.0)
+    >>> recovery_span([(0.0, "down"), (1.0, "ready")]) is None
+    True
+    """
+    start = next((t for t, r in readiness if "recovering tables" in r), None)
+    if start is None:
+        return None
+    end = next((t for t, r in readiness if t > start and not any(b in r for b in BUSY)), start)
+    return start, end
+
+
 @dataclass
 class WorkerProc:
-    """A `pronto worker` subprocess; `spawned` is its start on the monotonic clock."""
+    """A `pronto worker` subprocess; `spawned` is its start on the monotonic clock.
+
+    `readiness` holds the worker's /readyz answers (the web process's, which speaks for the
+    others only once it is ready itself), and `stages` those of each other process, asked on
+    its internal port: that is where a table recovery shows."""
 
     env: dict[str, str]
     log: Path
     proc: subprocess.Popen[bytes] | None = None
     spawned: float = 0.0
     readiness: list[tuple[float, str]] = field(default_factory=list)  # (monotonic, reason)
+    stages: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.env['PRONTO_WEB_PORT']}"
 
     def start(self, timeout_s: float = 120.0, poll_s: float = 0.05) -> WorkerProc:
-        """Spawn and wait for /readyz, recording every change of its reason."""
+        """Spawn and wait for /readyz, recording every change of its reason (and of each
+        process's own, each polled by a thread: a process busy replaying answers slowly)."""
         out = open(self.log, "ab")  # noqa: SIM115 - handed to the child
         self.spawned = time.monotonic()
         self.proc = subprocess.Popen(
@@ -103,42 +138,78 @@ class WorkerProc:
         )  # fmt: skip
         out.close()
         deadline = self.spawned + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited {self.proc.returncode}; see {self.log}")
-            reason = readyz(self.url)
-            if not self.readiness or self.readiness[-1][1] != reason:
-                self.readiness.append((time.monotonic(), reason))
-            if reason == "ready":
-                return self
-            time.sleep(poll_s)
+        stop = threading.Event()
+        watchers: dict[str, threading.Thread] = {}
+        try:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"worker exited {self.proc.returncode}; see {self.log}")
+                for name, url in self.stage_urls().items():
+                    if name not in watchers:
+                        seq = self.stages.setdefault(name, [])
+                        watchers[name] = threading.Thread(
+                            target=_watch_ready, args=(url, seq, stop, poll_s), daemon=True
+                        )
+                        watchers[name].start()
+                reason = readyz(self.url)
+                if not self.readiness or self.readiness[-1][1] != reason:
+                    self.readiness.append((time.monotonic(), reason))
+                if reason == "ready":
+                    return self
+                time.sleep(poll_s)
+        finally:
+            stop.set()
+            for t in watchers.values():
+                t.join(5)
         raise RuntimeError(f"worker not ready within {timeout_s:.0f}s; see {self.log}")
 
+    def stage_urls(self) -> dict[str, str]:
+        """The internal base URL of each process of the worker but the web one, by stages."""
+        assert self.proc is not None
+        out = {}
+        for pid in process_tree(self.proc.pid)[1:]:
+            stages, port = environ_var(pid, "PRONTO_STAGES"), environ_var(pid, "PRONTO_WEB_PORT")
+            if stages and port and "web" not in stages.split(","):
+                out[stages] = f"http://127.0.0.1:{port}"
+        return out
+
     def recovery_s(self) -> float:
-        """From the first "recovering tables" answer to the first answer past the recovery
-        ("down" in between is an event loop too busy replaying to answer)."""
-        busy = ("recovering tables", "rebalancing", "down")
-        start = next((t for t, r in self.readiness if r == "recovering tables"), None)
-        if start is None:
+        """From the first process that started recovering its tables to the last one done
+        (they recover side by side); 0 if none was seen recovering."""
+        spans = [s for seq in (self.readiness, *self.stages.values()) if (s := recovery_span(seq))]
+        if not spans:
             return 0.0
-        end = next((t for t, r in self.readiness if t > start and r not in busy), start)
-        return end - start
+        return max(e for _, e in spans) - min(s for s, _ in spans)
 
     def timeline(self) -> list[tuple[float, str]]:
         """/readyz reasons with the seconds since spawn at which each began."""
         return [(round(t - self.spawned, 2), r) for t, r in self.readiness]
 
+    def timelines(self) -> dict[str, list[tuple[float, str]]]:
+        """The same for each process but the web one, by the stages it runs."""
+        return {k: [(round(t - self.spawned, 2), r) for t, r in v] for k, v in self.stages.items()}
+
     def rss_mb(self) -> float:
-        """Resident memory of the worker (and any child it made), in MB."""
+        """Resident memory of the worker: the supervisor and every process below it, in MB."""
         assert self.proc is not None
-        p = psutil.Process(self.proc.pid)
-        total = p.memory_info().rss
-        for c in p.children(recursive=True):
-            try:
-                total += c.memory_info().rss
-            except psutil.Error:
-                continue
-        return total / 1e6
+        return sum(rss_bytes(pid) for pid in process_tree(self.proc.pid)) / 1e6
+
+    def rss_by_process(self) -> dict[str, float]:
+        """RSS in MB of each process of the worker, named by the stages it runs."""
+        assert self.proc is not None
+        out: dict[str, float] = {}
+        for pid in process_tree(self.proc.pid):
+            name = stages_of(pid) or ("supervisor" if pid == self.proc.pid else str(pid))
+            out[name] = round(out.get(name, 0.0) + rss_bytes(pid) / 1e6, 1)
+        return out
+
+    def stage_pid(self, stage: str) -> int:
+        """The pid of the process that runs `stage` (the supervisor's if none does)."""
+        assert self.proc is not None
+        for pid in process_tree(self.proc.pid):
+            if stage in stages_of(pid).split(","):
+                return pid
+        return self.proc.pid
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -151,6 +222,83 @@ class WorkerProc:
             self.proc.wait(10)
         except ProcessLookupError:
             pass
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants, alive now (psutil, or /proc without it).
+
+    >>> os.getpid() in process_tree(os.getpid())
+    True
+    """
+    if psutil is not None:
+        try:
+            root = psutil.Process(pid)
+            return [pid, *(c.pid for c in root.children(recursive=True))]
+        except psutil.Error:
+            return []
+    kids: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rpartition(")")[2].split()[1])  # the name in (...) may hold spaces
+            kids.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid] if Path(f"/proc/{pid}").exists() else []
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += kids.get(p, [])
+    return out
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of one process in bytes (0 if it is gone)."""
+    if psutil is not None:
+        try:
+            return int(psutil.Process(pid).memory_info().rss)
+        except psutil.Error:
+            return 0
+    try:
+        resident = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+    return resident * os.sysconf("SC_PAGE_SIZE")
+
+
+def environ_var(pid: int, name: str) -> str:
+    """The value of `name` in the environment a process was started with ("" if unset or
+    unreadable).
+
+    >>> environ_var(os.getpid(), "PATH") != "", environ_var(os.getpid(), "NO_SUCH_VAR_")
+    (True, '')
+    """
+    try:
+        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return ""
+    prefix = name.encode() + b"="
+    for item in env:
+        if item.startswith(prefix):
+            return item[len(prefix) :].decode(errors="replace")
+    return ""
+
+
+def stages_of(pid: int) -> str:
+    """The `PRONTO_STAGES` a process was started with ("" if none or unreadable)."""
+    return environ_var(pid, "PRONTO_STAGES")
+
+
+def _watch_ready(url: str, seq: list[tuple[float, str]], stop: threading.Event,
+                 poll_s: float) -> None:  # fmt: skip
+    while not stop.is_set():
+        reason = readyz(url)
+        if not seq or seq[-1][1] != reason:
+            seq.append((time.monotonic(), reason))
+        if reason == "ready":
+            return
+        stop.wait(poll_s)
 
 
 def readyz(url: str) -> str:
@@ -212,18 +360,19 @@ class Offsets:
 def skip_to_end(bootstrap: str, group: str, topics: list[str]) -> int:
     """Commit `group`'s offsets at the end of `topics` (no member may be running): the next
     worker starts on fresh traffic, not on the backlog of a saturation run. Returns the skipped
-    record count."""
+    record count: the records past the offsets `group` had committed (a partition it never
+    committed on counts for nothing, so a topic the group does not read adds nothing)."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     try:
         tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
         consumer.assign(tps)
-        before = sum((consumer.committed(tp) or 0) for tp in tps)
+        before = {tp: consumer.committed(tp) for tp in tps}
         consumer.seek_to_end(*tps)
         ends = {tp: consumer.position(tp) for tp in tps}
         consumer.commit()
-        return sum(ends.values()) - before
+        return sum(ends[tp] - at for tp, at in before.items() if at is not None)
     finally:
         consumer.close()
 

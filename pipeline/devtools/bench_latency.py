@@ -1,9 +1,10 @@
 """End-to-end latency, matched record by record.
 
 Webhook -> page: the worker stamps `received_at` when the webhook arrives; the alert keeps it,
-and its page in `pages.outbox` carries it with the page id. The Twilio mock records when each
-API call arrived, and the call names its page id in `StatusCallback` (`?page=P...`). Both
-clocks are this host's wall clock. Webhook -> scored: `received_at` against the Kafka
+and its page in `pages.outbox` carries it with the page id. The Twilio stand-in records when
+each API call arrived, and the call names its page id in `StatusCallback` (`?page=P...`). Both
+clocks are this host's wall clock. Only an alert's own first page counts: a complaint that
+joins a burst has no page of its own (the burst's grouped page follows 30 s later, by design). Webhook -> scored: `received_at` against the Kafka
 timestamp of the record on `feedback.scored`.
 """
 
@@ -11,26 +12,41 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 logger = logging.getLogger(__name__)
 
 
-def first_pages(outbox: Iterable[Mapping[str, Any]]) -> dict[str, float]:
-    """page id -> the customer's `received_at`, for first pages (level 0) to a supervisor.
+def is_own_page(page_id: str) -> bool:
+    """Whether a level-0 page id is an alert's own first page (`P<ref>-p0`), not the grouped
+    page a burst leader sends 30 s later (`P<ref>-g0`), which no complaint waits for.
 
-    >>> first_pages([{"page_id": "P1-p0", "kind": "page", "level": 0, "received_at": 5.0},
+    >>> is_own_page("PA1B2-p0"), is_own_page("PA1B2-g0"), is_own_page("PA1B2-c9")
+    (True, False, False)
+    """
+    return page_id.rpartition("-")[2] == "p0"
+
+
+def first_pages(outbox: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, float]]:
+    """page id -> (location id, the customer's `received_at`), for each alert's own first page
+    (level 0, not a burst's grouped page) to a supervisor.
+
+    >>> first_pages([{"page_id": "P1-p0", "kind": "page", "level": 0, "received_at": 5.0,
+    ...               "location_id": "a"},
     ...              {"page_id": "P1-p1", "kind": "page", "level": 1, "received_at": 5.0},
+    ...              {"page_id": "P1-g0", "kind": "page", "level": 0, "received_at": 5.0},
     ...              {"page_id": "P2-m0", "kind": "manager", "level": 0, "received_at": 6.0}])
-    {'P1-p0': 5.0}
+    {'P1-p0': ('a', 5.0)}
     """
     return {
-        str(m["page_id"]): float(m["received_at"])
+        str(m["page_id"]): (str(m.get("location_id", "")), float(m["received_at"]))
         for m in outbox
         if m.get("kind") == "page" and int(m.get("level", 0)) == 0 and "received_at" in m
-    }
+        and is_own_page(str(m.get("page_id", "")))
+    }  # fmt: skip
 
 
 def page_id_of(call: Mapping[str, Any]) -> str:
@@ -45,6 +61,45 @@ def page_id_of(call: Mapping[str, Any]) -> str:
     return parse_qs(urlsplit(cb).query).get("page", [""])[0]
 
 
+@dataclass(frozen=True)
+class PageCall:
+    """A first page matched to the first Twilio call that sent it (both wall clock)."""
+
+    page_id: str
+    location_id: str
+    received_at: float  # the customer's webhook reached the worker
+    called_at: float  # the page's API call reached Twilio
+
+    @property
+    def latency_s(self) -> float:
+        return self.called_at - self.received_at
+
+
+def page_calls(outbox: Iterable[Mapping[str, Any]],
+               calls: Iterable[Mapping[str, Any]]) -> list[PageCall]:  # fmt: skip
+    """Each first page of `outbox` that some call sent, at its first call (a page sent twice,
+    which must not happen, counts once). Calls that are not a message create are ignored.
+
+    >>> outbox = [{"page_id": "P1-p0", "kind": "page", "level": 0, "received_at": 10.0,
+    ...            "location_id": "a"}]
+    >>> call = {"method": "POST", "path": "/2010-04-01/Accounts/AC1/Messages.json",
+    ...         "wall": 10.05, "form": {"StatusCallback": "https://x/sms/status?page=P1-p0"}}
+    >>> [(c.location_id, round(c.latency_s, 3)) for c in page_calls(outbox, [call, call])]
+    [('a', 0.05)]
+    """
+    pages = first_pages(outbox)
+    seen: dict[str, PageCall] = {}
+    for call in calls:
+        if call.get("method") != "POST" or not str(call.get("path", "")).endswith("/Messages.json"):
+            continue
+        pid = page_id_of(call)
+        if pid in seen or pid not in pages:
+            continue
+        loc, at = pages[pid]
+        seen[pid] = PageCall(pid, loc, at, float(call["wall"]))
+    return list(seen.values())
+
+
 def page_latencies(outbox: Iterable[Mapping[str, Any]], calls: Iterable[Mapping[str, Any]],
                    since: float, until: float) -> list[float]:  # fmt: skip
     """Seconds from webhook to Twilio call, for first pages of feedback received in
@@ -56,17 +111,36 @@ def page_latencies(outbox: Iterable[Mapping[str, Any]], calls: Iterable[Mapping[
     >>> [round(x, 3) for x in page_latencies(outbox, calls, 0.0, 20.0)]
     [0.05]
     """
-    received = first_pages(outbox)
-    seen: dict[str, float] = {}
-    for call in calls:
-        if call.get("method") != "POST" or not str(call.get("path", "")).endswith("/Messages.json"):
+    return [c.latency_s for c in page_calls(outbox, calls) if since <= c.received_at <= until]
+
+
+def pages_in(outbox: Iterable[Mapping[str, Any]], since: float, until: float) -> int:
+    """How many first pages the alert stage wrote for feedback received in [since, until]
+    (sent or not yet).
+
+    >>> pages_in([{"page_id": "P1-p0", "kind": "page", "level": 0, "received_at": 3.0}], 0, 5)
+    1
+    """
+    return sum(1 for _, at in first_pages(outbox).values() if since <= at <= until)
+
+
+def complaint_pages(matched: Iterable[PageCall], locations: Collection[str], since: float,
+                    until: float) -> dict[str, PageCall]:  # fmt: skip
+    """location id -> its page, for complaints sent one per location in `locations` and
+    received in [since, until]: the earliest such page at each location.
+
+    >>> pcs = [PageCall("P1-p0", "a", 5.0, 5.2), PageCall("P2-p0", "a", 4.0, 4.1),
+    ...        PageCall("P3-p0", "b", 1.0, 1.1), PageCall("P4-p0", "z", 5.0, 5.1)]
+    >>> {k: v.page_id for k, v in complaint_pages(pcs, {"a", "b"}, 3.0, 9.0).items()}
+    {'a': 'P2-p0'}
+    """
+    out: dict[str, PageCall] = {}
+    for pc in matched:
+        if pc.location_id not in locations or not since <= pc.received_at <= until:
             continue
-        pid = page_id_of(call)
-        at = received.get(pid)
-        if at is None or pid in seen or not since <= at <= until:
-            continue
-        seen[pid] = float(call["wall"]) - at
-    return list(seen.values())
+        if pc.location_id not in out or pc.received_at < out[pc.location_id].received_at:
+            out[pc.location_id] = pc
+    return out
 
 
 def scored_latencies(scored: Iterable[tuple[int, bytes]], since: float,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -18,7 +19,7 @@ from itertools import islice
 import aiohttp
 
 from pipeline.config import Location
-from pipeline.devtools.feedback_mix import SimMessage, generate
+from pipeline.devtools.feedback_mix import SimMessage, customer_pool, generate, make_message
 from pipeline.devtools.simulate import HttpTarget
 from pipeline.privacy import Privacy
 
@@ -27,15 +28,19 @@ logger = logging.getLogger(__name__)
 POOL = 2_000  # distinct messages; each record gets its own id and clock
 
 
-def feedback_pool(venues: Sequence[Location], secret: str, seed: int = 1,
-                  size: int = POOL) -> list[dict[str, object]]:  # fmt: skip
-    """`size` Feedback dicts built as the webhook builds them (score, language, encryption)."""
+def feedback_pool(venues: Sequence[Location], secret: str, seed: int = 1, size: int = POOL,
+                  ordinary: bool = False) -> list[dict[str, object]]:  # fmt: skip
+    """`size` Feedback dicts built as the webhook builds them (score, language, encryption);
+    with `ordinary`, none of them a complaint (no low score, no safety message)."""
     from pipeline.ingest.intake import build_feedback, feedback_id
 
     privacy = Privacy(secret)
     by_id = {v.id: v for v in venues}
     out = []
-    for msg in islice(generate(seed, venues), size):
+    mix = generate(seed, venues)
+    if ordinary:
+        mix = (m for m in mix if not (m.dissatisfied or m.safety))
+    for msg in islice(mix, size):
         loc = by_id[msg.location_id]
         fb = build_feedback(fid=feedback_id("sms", f"SM{uuid.uuid4().hex}"), channel="sms",
                             location=loc, location_id=loc.id, phone=msg.phone, text=msg.text,
@@ -142,6 +147,7 @@ class HttpRun:
     started: float = 0.0
     ended: float = 0.0
     behind_s: float = 0.0  # how far the sender fell behind its schedule, at worst
+    complaints: int = 0  # messages the mix wrote as complaints (low score or safety)
 
     def count(self, status: int | str) -> None:
         self.sent += 1
@@ -191,11 +197,56 @@ async def paced_webhooks(base_url: str, venues: Sequence[Location], rate: float,
                 await asyncio.sleep(delay)
             else:
                 run.behind_s = max(run.behind_s, -delay)
+            run.complaints += int(msg.dissatisfied or msg.safety)
             task = asyncio.create_task(one(msg, i))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         if tasks:
             await asyncio.wait(set(tasks), timeout=60)
+        run.ended = time.time()
+    return run
+
+
+def complaint_messages(venues: Sequence[Location], seed: int) -> list[SimMessage]:
+    """One complaint (a low score, in words too) at each of `venues`, in order.
+
+    >>> from pipeline.config import Location
+    >>> vs = [Location(id=f"v{i}", name="V", scale="csat5", numbers=(f"+{i}",)) for i in range(3)]
+    >>> msgs = complaint_messages(vs, 1)
+    >>> [(m.location_id, m.to, m.dissatisfied, m.score is not None and m.score <= 2) for m in msgs]
+    [('v0', '+0', True, True), ('v1', '+1', True, True), ('v2', '+2', True, True)]
+    """
+    rng = random.Random(f"complaints-{seed}")
+    customers = customer_pool(seed)
+    return [make_message(rng, i, loc, customers, unhappy=True) for i, loc in enumerate(venues)]
+
+
+async def complaint_webhooks(base_url: str, venues: Sequence[Location], gap_s: float,
+                             phase: int, seed: int) -> HttpRun:  # fmt: skip
+    """A signed SMS complaint at each of `venues`, each from a customer of its own: `gap_s`
+    apart, or all at once when `gap_s` is 0."""
+    run = HttpRun(0.0)
+    msgs = complaint_messages(venues, seed)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        from pipeline.devtools.bench_env import BENCH_PUBLIC_URL, BENCH_TOKEN
+
+        target = HttpTarget(session, base_url, BENCH_TOKEN, BENCH_PUBLIC_URL)
+
+        async def one(msg: SimMessage, i: int) -> None:
+            sid = f"SM{phase:02d}{i:08d}{uuid.uuid4().hex[:22]}"
+            try:
+                run.count(await target.sms(unique_sender(phase, i), msg.to, msg.text, sid))
+            except (aiohttp.ClientError, TimeoutError, OSError) as e:
+                run.count(type(e).__name__)
+
+        run.started = time.time()
+        tasks = []
+        for i, msg in enumerate(msgs):
+            if gap_s and i:
+                await asyncio.sleep(gap_s)
+            run.complaints += 1
+            tasks.append(asyncio.create_task(one(msg, i)))
+        await asyncio.gather(*tasks)
         run.ended = time.time()
     return run
 

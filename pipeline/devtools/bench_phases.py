@@ -2,8 +2,9 @@
 
 It measures the pipeline rate (records reaching `feedback.scored` a second, once the first
 one is there), the worker's RSS as it goes (the leak check fits a line through RSS against
-messages processed), the sentiment model's share of the time (from `pronto_model_seconds`),
-and, with py-spy installed, the hottest frames of the worker under that load.
+messages processed; RSS is the sum over the worker's processes), the sentiment model's share of
+the time (from `pronto_model_seconds`), and, with py-spy installed, the hottest frames of the
+worker's score process under that load.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, wind
                         break
             if profile_s and not profiled and done > 0 and w.proc is not None:
                 profiled = True
-                sat.result["hotspots"] = profile(w.proc.pid, profile_s, work / "profile.txt")
+                score_pid = w.stage_pid("score")
+                sat.result["hotspots"] = profile(score_pid, profile_s, work / "profile.txt")
                 continue
             time.sleep(0.5)
         metrics = env_.scrape(w.url) or metrics
@@ -133,6 +135,7 @@ def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, wind
     xs, ys = [float(s[1]) for s in tail], [s[2] for s in tail]
     growth = st.slope(xs, ys) * 100_000
     sat.result["rss_mb"] = round(ys[-1], 1)
+    sat.result["rss_by_process_mb"] = w.rss_by_process()
     sat.result["rss_growth_mb_per_100k"] = round(growth, 1)
     sat.result["rss_at_1m_mb"] = round(st.extrapolate(xs, ys, LEAK_HORIZON), 1)
     sat.notes.append(

@@ -35,18 +35,45 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return float(xs[lo] + (xs[hi] - xs[lo]) * (pos - lo))
 
 
-def summarize_ms(seconds: Sequence[float]) -> dict[str, float | int | None]:
-    """Latencies in seconds -> n, p50, p95, p99 and max in milliseconds (1 decimal).
+LATENCY_QS = (("p50", 50.0), ("p95", 95.0), ("p99", 99.0), ("max", 100.0))
+PAGE_QS = (("p50", 50.0), ("p90", 90.0), ("p95", 95.0), ("p99", 99.0), ("max", 100.0))
+
+
+def summarize_ms(seconds: Sequence[float],
+                 qs: Sequence[tuple[str, float]] = LATENCY_QS) -> dict[str, float | int | None]:  # fmt: skip
+    """Latencies in seconds -> n and the percentiles `qs` in milliseconds (1 decimal).
 
     >>> summarize_ms([0.010, 0.020, 0.030])
     {'n': 3, 'p50': 20.0, 'p95': 29.0, 'p99': 29.8, 'max': 30.0}
     >>> summarize_ms([])
     {'n': 0, 'p50': None, 'p95': None, 'p99': None, 'max': None}
+    >>> summarize_ms([0.1, 0.2], PAGE_QS)["p90"]
+    190.0
     """
     out: dict[str, float | int | None] = {"n": len(seconds)}
-    for name, q in (("p50", 50.0), ("p95", 95.0), ("p99", 99.0), ("max", 100.0)):
+    for name, q in qs:
         v = percentile(seconds, q)
         out[name] = None if v is None else round(v * 1000.0, 1)
+    return out
+
+
+def complaints_summary(seconds: Sequence[float], sent: int,
+                       within_s: float | None = None) -> dict[str, object]:  # fmt: skip
+    """Webhook -> page figures for `sent` complaints, one page each expected: the latencies of
+    those paged (ms), how many were paged, and with `within_s`, whether every one of them was
+    paged within that many seconds.
+
+    >>> d = complaints_summary([0.1, 0.2, 3.5], 4, within_s=3.0)
+    >>> d["n"], d["p50"], d["max"], d["sent"], d["paged"], d["all_paged"], d["all_within_s"]
+    (3, 200.0, 3500.0, 4, 3, False, False)
+    >>> complaints_summary([0.1, 0.2], 2, within_s=3.0)["all_within_s"]
+    True
+    """
+    out: dict[str, object] = dict(summarize_ms(seconds, PAGE_QS))
+    out.update(sent=sent, paged=len(seconds), all_paged=sent > 0 and len(seconds) >= sent)
+    if within_s is not None:
+        out["within_s"] = within_s
+        out["all_within_s"] = bool(out["all_paged"]) and max(seconds, default=0.0) <= within_s
     return out
 
 

@@ -15,7 +15,10 @@ pytestmark = pytest.mark.kafka
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADLINE = ("raw_rate", "pipeline_rate", "pipeline_over_raw", "ingest_rps", "rss_mb", "recovery_s")
-TARGETS = ("pipeline_rate", "pipeline_over_raw", "page_p99_at_500", "rss", "recovery")
+TARGETS = ("pipeline_rate", "pipeline_over_raw", "page_p50_at_500", "page_p99_at_500",
+           "page_p99_at_1000", "backlog_page_p90", "backlog_page_max", "burst_all_within_3s",
+           "rss", "recovery")  # fmt: skip
+QS = ("p50", "p90", "p95", "p99", "max")
 
 
 def finite(x: object) -> bool:
@@ -44,3 +47,28 @@ def test_quick_bench_prints_every_figure_and_a_verdict_per_target(kafka) -> None
         verdict = result["targets"][target]
         assert isinstance(verdict["met"], bool) and verdict["goal"], (target, verdict)
     assert result["recovery_checked"] is True  # the restarted worker knew the old ids
+    assert {"supervisor", "score"} <= set(result["rss_by_process_mb"]), result["rss_by_process_mb"]
+    assert_pages(result)
+
+
+def assert_pages(result: dict) -> None:
+    """The page figures are there, through the Twilio stand-in, and every complaint of the
+    burst and of the backlog phase was paged (how fast is the full bench's business)."""
+    assert result["twilio_latency_ms"] == 300
+    assert result["twilio_calls"]["messages"] > 0
+    pages = result["page_latency"]
+    assert set(pages) == {"steady", "backlog_30k", "burst_20"}
+    assert set(pages["steady"]) == {"100", "500", "1000"}
+    assert sum(d["n"] for d in pages["steady"].values()) > 0, pages["steady"]
+    for d in [*pages["steady"].values(), pages["backlog_30k"], pages["burst_20"]]:
+        qs = [d[q] for q in QS]
+        assert all(q is None for q in qs) if d["n"] == 0 else qs == sorted(qs), d
+        assert all(q is None or (finite(q) and q >= 0) for q in qs), d
+    for name in ("backlog_30k", "burst_20"):
+        d = pages[name]
+        assert d["sent"] > 0 and d["ok"] == d["sent"], (name, d)
+        assert d["paged"] == d["n"] == d["sent"] and d["missing"] == [], (name, d)
+        assert d["all_paged"] is True, (name, d)
+    assert isinstance(pages["burst_20"]["all_within_s"], bool)
+    backlog = pages["backlog_30k"]
+    assert backlog["records"] > 0 and finite(backlog["drain_rate"]) and backlog["drain_rate"] > 0
