@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     processing_guarantee: str = "at_least_once"  # or exactly_once
     stages: str = ""  # empty: `pronto worker` supervises one process per stage group; "all": one
     peers: str = ""  # set by `pronto worker` for the web process: "score=http://...,alert=..."
-    send_concurrency: int = 16  # Twilio calls in flight at once, per notify stage
+    send_concurrency: int = 48  # Twilio calls in flight at once, per notify stage (see README)
     send_retry_s: float = 30.0  # how long a 429/5xx from Twilio is retried before escalating
 
     @field_validator("broker")
