@@ -6,7 +6,9 @@ a Faust app with its own consumer group and fetch loop, so a backlog in one stag
 up another, and the two cores are both used. The web process answers /readyz and /metrics for
 the whole worker, asking the others on their internal ports (127.0.0.1).
 
-The supervisor restarts a process that dies, and Ctrl-C or SIGTERM stops them all cleanly.
+The score process runs at a lower CPU priority (`NICE`), so that on a busy host the kernel
+serves ingest and the page path first. The supervisor restarts a process that dies, and
+Ctrl-C or SIGTERM stops them all cleanly.
 Each child dies with the supervisor (PR_SET_PDEATHSIG), so a SIGKILL of the worker is a crash
 of every stage, not a leak of orphans. `--stages` (or `PRONTO_STAGES`) runs stages apart when
 scaling out: `score`, `alert,notify`, `web`, or `all` in one process.
@@ -29,6 +31,9 @@ from pipeline.settings import PROCESSES, STAGES, Settings, parse_stages
 logger = logging.getLogger(__name__)
 
 STOP_GRACE_S = 30.0
+# When the cores are busy the kernel serves ingest and the page path first: scoring is the
+# stage built to absorb a backlog, so it runs at a lower CPU priority.
+NICE = {"score": 10}
 RESTART_BACKOFF_MAX_S = 10.0
 PR_SET_PDEATHSIG = 1
 
@@ -70,9 +75,11 @@ def run_stages(settings: Settings, stages: frozenset[str]) -> int:
     return 0
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child, before exec
+def _die_with_parent(nice: int = 0) -> None:  # pragma: no cover - runs in the child
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if nice:
+        os.nice(nice)
 
 
 def free_local_port() -> int:
@@ -94,8 +101,9 @@ class Child:
     history: list[float] = field(default_factory=list)
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"],
-                                     env=self.env, preexec_fn=_die_with_parent)  # fmt: skip
+        nice = NICE.get(self.name, 0)
+        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=self.env,
+                                     preexec_fn=lambda: _die_with_parent(nice))  # fmt: skip
         self.started_at = time.monotonic()
         logger.info("started the %s process (pid %s)", self.name, self.proc.pid)
 
