@@ -103,13 +103,12 @@ class Recorder:
         self.stream = stream
 
     def live(self, item: Outgoing) -> bool:
-        # Faust's own test for a record it may still process: after a rebalance the consumer
-        # reads again from the committed offset, so an older record is delivered once more.
-        app = self.ctx.app
-        return bool(
-            app.flow_control.is_active()
-            and item.ev.message.generation_id == app.consumer_generation_id
-        )
+        # A record of an older generation is not ours to finish: after a rebalance the
+        # consumer reads again from the committed offset, so it is delivered once more.
+        return bool(item.ev.message.generation_id == self.ctx.app.consumer_generation_id)
+
+    def flowing(self) -> bool:
+        return bool(self.ctx.app.flow_control.is_active())
 
     async def ack(self, item: Outgoing) -> None:
         if self.live(item):

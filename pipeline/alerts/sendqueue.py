@@ -36,6 +36,8 @@ from pipeline.alerts.senders import Page, PageSender, SenderError, SendResult
 
 logger = logging.getLogger(__name__)
 
+FLOW_POLL_S = 0.2  # how often a job waiting out a paused flow looks again
+
 KIND_ORDER = {"page": 0, "manager": 1, "customer": 2}
 SENT, RECOVERED, FAILED = "sent", "recovered", "failed"
 
@@ -88,6 +90,11 @@ class SendHandler(Protocol[T_contra]):
 
     def live(self, item: T_contra) -> bool:
         """Whether the job is still this process's to send (False: drop it, unacknowledged)."""
+        ...
+
+    def flowing(self) -> bool:
+        """Whether sends may start now (False while a rebalance or a seek is under way: the
+        job waits, then goes on if it is still `live`)."""
         ...
 
     async def prepare(self, item: T_contra) -> Page | None:
@@ -266,7 +273,12 @@ class SendQueue(Generic[T]):
     async def _step(self, job: SendJob[T]) -> bool:
         """Take `job` one call further; False: it waits for a retry."""
         handler = self.handler
+        # A pause (a seek, a rebalance) is waited out rather than taken for a lost partition:
+        # a record of the same generation is not always delivered again after a seek.
+        while not handler.flowing() and handler.live(job.item) and not self._closing:
+            await asyncio.sleep(FLOW_POLL_S)
         if not handler.live(job.item):
+            logger.info("%s left to its partition's next owner", job.key)
             return True  # dropped: its partition went elsewhere, where it is delivered again
         if job.page is None:
             job.page = await handler.prepare(job.item)

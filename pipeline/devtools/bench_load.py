@@ -233,11 +233,7 @@ async def complaint_webhooks(base_url: str, venues: Sequence[Location], gap_s: f
         target = HttpTarget(session, base_url, BENCH_TOKEN, BENCH_PUBLIC_URL)
 
         async def one(msg: SimMessage, i: int) -> None:
-            sid = f"SM{phase:02d}{i:08d}{uuid.uuid4().hex[:22]}"
-            try:
-                run.count(await target.sms(unique_sender(phase, i), msg.to, msg.text, sid))
-            except (aiohttp.ClientError, TimeoutError, OSError) as e:
-                run.count(type(e).__name__)
+            await send_counted(target, run, phase, i, msg)
 
         run.started = time.time()
         tasks = []
@@ -249,6 +245,16 @@ async def complaint_webhooks(base_url: str, venues: Sequence[Location], gap_s: f
         await asyncio.gather(*tasks)
         run.ended = time.time()
     return run
+
+
+async def send_counted(target: HttpTarget, run: HttpRun, phase: int, i: int,
+                       msg: SimMessage) -> None:  # fmt: skip
+    """Send one signed webhook (a sender and MessageSid of its own) and count its answer."""
+    sid = f"SM{phase:02d}{i:08d}{uuid.uuid4().hex[:22]}"
+    try:
+        run.count(await target.sms(unique_sender(phase, i), msg.to, msg.text, sid))
+    except (aiohttp.ClientError, TimeoutError, OSError) as e:
+        run.count(type(e).__name__)
 
 
 async def flat_out_webhooks(base_url: str, venues: Sequence[Location], duration_s: float,
@@ -268,12 +274,7 @@ async def flat_out_webhooks(base_url: str, venues: Sequence[Location], duration_
         async def loop() -> None:
             while time.monotonic() < stop_at:
                 i = next(counter)
-                msg = msgs[i % len(msgs)]
-                sid = f"SM{phase:02d}{i:08d}{uuid.uuid4().hex[:22]}"
-                try:
-                    run.count(await target.sms(unique_sender(phase, i), msg.to, msg.text, sid))
-                except (aiohttp.ClientError, TimeoutError, OSError) as e:
-                    run.count(type(e).__name__)
+                await send_counted(target, run, phase, i, msgs[i % len(msgs)])
 
         run.started = time.time()
         await asyncio.gather(*(loop() for _ in range(concurrency)))

@@ -36,8 +36,13 @@ class FakeHandler:
     skipped: list[str] = field(default_factory=list)
     on_finish: Callable[[str], None] | None = None
 
+    paused: bool = False  # the consumer's flow, stopped for a seek or a rebalance
+
     def live(self, item: str) -> bool:
         return item not in self.dead
+
+    def flowing(self) -> bool:
+        return not self.paused
 
     async def prepare(self, item: str) -> Page | None:
         page_id = item.split("#")[0]  # "P1#copy" is a redelivered copy of P1
@@ -203,6 +208,30 @@ async def test_a_job_whose_partition_moved_is_dropped_neither_sent_nor_recorded(
         await until(lambda: "P2" in handler.outcomes)
         await until(lambda: q.pending == 0)
     assert [p.page_id for p in sender.attempts] == ["P2"] and "P1" not in handler.outcomes
+
+
+async def test_a_paused_flow_is_waited_out_and_the_page_still_goes_out() -> None:
+    sender = RecordingSender()
+    handler = FakeHandler(paused=True)  # a seek under way: no send may start
+    async with SendQueue(sender, handler) as q:
+        await q.put(job("P1"))
+        await asyncio.sleep(0.5)
+        assert sender.attempts == []
+        handler.paused = False  # the same generation goes on: the page is still ours
+        await until(lambda: "P1" in handler.outcomes)
+    assert [p.page_id for p in sender.pages] == ["P1"]
+
+
+async def test_a_job_whose_partition_moves_during_a_pause_is_dropped() -> None:
+    sender = RecordingSender()
+    handler = FakeHandler(paused=True)
+    async with SendQueue(sender, handler) as q:
+        await q.put(job("P1"))
+        await asyncio.sleep(0.3)
+        handler.dead.add("P1")  # the rebalance gave the partition to another worker
+        await until(lambda: q.pending == 0)
+        handler.paused = False
+    assert sender.attempts == [] and "P1" not in handler.outcomes
 
 
 async def test_a_retry_is_dropped_when_its_partition_moves_meanwhile() -> None:
