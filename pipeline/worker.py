@@ -25,6 +25,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from pipeline.kafka_local import free_port
 from pipeline.logs import setup_logging
 from pipeline.settings import PROCESSES, STAGES, Settings, parse_stages
 
@@ -82,29 +83,18 @@ def _die_with_parent(nice: int = 0) -> None:  # pragma: no cover - runs in the c
         os.nice(nice)
 
 
-def free_local_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Child:
     name: str
     env: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-    started_at: float = 0.0
     next_start: float = 0.0
-    history: list[float] = field(default_factory=list)
+    deaths: list[float] = field(default_factory=list)  # when it died, in the last minute
 
     def start(self) -> None:
         nice = NICE.get(self.name, 0)
         self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=self.env,
                                      preexec_fn=lambda: _die_with_parent(nice))  # fmt: skip
-        self.started_at = time.monotonic()
         logger.info("started the %s process (pid %s)", self.name, self.proc.pid)
 
 
@@ -116,7 +106,7 @@ class Supervisor:
         self.stopping = False
         base = {k: v for k, v in os.environ.items() if not k.startswith("PRONTO_")}
         base.update(settings_env(settings))
-        ports = {"score": free_local_port(), "alert": free_local_port()}
+        ports = {"score": free_port(), "alert": free_port()}
         peers = ",".join(f"{n}=http://127.0.0.1:{p}" for n, p in ports.items())
         self.children = []
         for stages in PROCESSES:
@@ -154,12 +144,11 @@ class Supervisor:
         if code is None:
             return
         # Back off when it keeps dying (a broken config), not when it died once after a while.
-        child.history = [t for t in child.history if now - t < 60.0] + [now]
-        delay = min(RESTART_BACKOFF_MAX_S, 0.5 * 2 ** (len(child.history) - 1))
+        child.deaths = [t for t in child.deaths if now - t < 60.0] + [now]
+        delay = min(RESTART_BACKOFF_MAX_S, 0.5 * 2 ** (len(child.deaths) - 1))
         logger.error("the %s process exited with %s; restarting it in %.1f s", child.name, code,
                      delay)  # fmt: skip
         child.proc = None
-        child.restarts += 1
         child.next_start = now + delay
 
     def _stop_all(self) -> int:

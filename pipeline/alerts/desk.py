@@ -206,9 +206,9 @@ def on_feedback(book: Book, loc: Location, sf: ScoredFeedback, now: float) -> Ou
     fb = sf.fb
     if not book.handled(fb.id):
         out.merge(_on_customer(book, loc, sf, now))
-        touched = [a.ref for a in out.alerts.values() if a is not None] or list(out.alerts)
-        if touched:
-            out.index[handled_key(fb.id)] = handled_mark(touched[0], now)
+        touched = next(iter(out.alerts), None)  # the alert this feedback opened or reached
+        if touched is not None:
+            out.index[handled_key(fb.id)] = handled_mark(touched, now)
     window = sf.scores.get(TREND_WINDOW) or {}
     trend = evaluate_trend(loc, window.get("csat"), int(window.get("csat_n") or 0))
     if trend is not None and book.open_ref(trend_key(loc.id)) is None:

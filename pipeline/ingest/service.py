@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pipeline.config import UNKNOWN_LOCATION, Location
 from pipeline.ingest.publish import KafkaUnavailable, publish
@@ -24,6 +24,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+class Stored(NamedTuple):
+    """What `Ingest.store` did: the customer's reference, and whether ingest triaged the
+    feedback as a complaint (it went to `feedback.urgent` too)."""
+
+    ref: str
+    complaint: bool
+
+
 class Ingest:
     """Shared by the SMS webhook, the form and the JSON API of one worker."""
 
@@ -31,8 +39,8 @@ class Ingest:
         self.ctx = ctx
         s = ctx.settings
         self.limiter = RateLimiter(s.rate_limit_per_min, burst=max(5, s.rate_limit_per_min // 3))
-        self._done: OrderedDict[str, str] = OrderedDict()  # feedback id -> ref, recently stored
-        self._inflight: dict[str, asyncio.Future[str]] = {}
+        self._done: OrderedDict[str, Stored] = OrderedDict()  # feedback id -> recently stored
+        self._inflight: dict[str, asyncio.Future[Stored]] = {}
         self.optouts = ctx.optouts
         self.alerts = ctx.alert_index
 
@@ -68,11 +76,12 @@ class Ingest:
             self.ctx.settings.ingest_timeout_s,
         )  # fmt: skip
 
-    async def store(self, fb: Feedback) -> str:
-        """Publish `fb` once, and return its reference. Raises `KafkaUnavailable`.
+    async def store(self, fb: Feedback) -> Stored:
+        """Publish `fb` once (a complaint to the fast path too), and return its reference and
+        whether it is a complaint. Raises `KafkaUnavailable`.
 
         The same id twice (a retried webhook) is stored once: the second call waits for the
-        first and returns the same reference.
+        first and returns the same answer.
         """
         ref = str(fb.meta.get("ref", ""))
         if fb.id in self._done:
@@ -82,16 +91,16 @@ class Ingest:
         if pending is not None:
             self.ctx.metrics.feedback_rejected.labels("duplicate").inc()
             return await asyncio.shield(pending)
-        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
         self._inflight[fb.id] = fut
         urgent = urgent_copy(self.ctx.venues.by_id(fb.location_id), fb, self.ctx.model, time.time())
         try:
             timeout = self.ctx.settings.ingest_timeout_s
-            stored = publish(self.ctx.topic("raw"), fb.location_id, fb.to_json(), timeout)
+            to_raw = publish(self.ctx.topic("raw"), fb.location_id, fb.to_json(), timeout)
             if urgent is None:
-                await stored
+                await to_raw
             else:
-                await asyncio.gather(stored, self._fast_path(urgent, timeout))
+                await asyncio.gather(to_raw, self._fast_path(urgent, timeout))
         except KafkaUnavailable as e:
             fut.set_exception(e)
             fut.exception()  # mark retrieved: the waiter, if any, re-raises it
@@ -99,8 +108,9 @@ class Ingest:
             raise
         finally:
             self._inflight.pop(fb.id, None)
-        fut.set_result(ref)
-        self._done[fb.id] = ref
+        stored = Stored(ref, urgent is not None)
+        fut.set_result(stored)
+        self._done[fb.id] = stored
         if len(self._done) > 100_000:
             self._done.popitem(last=False)
         self.ctx.metrics.feedback_received.labels(fb.channel, fb.location_id).inc()
@@ -114,7 +124,7 @@ class Ingest:
                 "channel": fb.channel,
             },
         )
-        return ref
+        return stored
 
     async def _fast_path(self, urgent: ScoredFeedback, timeout_s: float) -> None:
         """Send a complaint to the alert stage at once. Best effort: if it fails, the scored
@@ -128,4 +138,4 @@ class Ingest:
         self.ctx.metrics.fast_path.labels(loc).inc()
 
 
-__all__ = ["Ingest", "KafkaUnavailable"]
+__all__ = ["Ingest", "KafkaUnavailable", "Stored"]

@@ -18,7 +18,6 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from pipeline.alerts import messages
 from pipeline.alerts.replies import parse_supervisor_reply
-from pipeline.alerts.rules import evaluate_feedback
 from pipeline.ingest import answers
 from pipeline.ingest.intake import build_feedback, feedback_id
 from pipeline.ingest.keywords import KeywordKind, classify_keyword, keyword_reply
@@ -112,14 +111,11 @@ class SmsWebhook:
             )  # fmt: skip
             if loc is None:
                 self.ctx.metrics.feedback_rejected.labels("unknown_location").inc()
-            ref = await self.ingest.store(fb)
+            ref, complaint = await self.ingest.store(fb)
         except KafkaUnavailable:
             return web.Response(
                 status=503, text="feedback store unavailable", headers={"Retry-After": "5"}
             )
-        complaint = (
-            loc is not None and evaluate_feedback(loc, fb.score, fb.scale, fb.text, 0.0) is not None
-        )
         if self.ingest.opted_out(fb.customer_ref):
             return twiml(None)  # they asked for nothing, ever: store silently
         return twiml(

@@ -113,7 +113,7 @@ class WebIntake:
             phone=phone, text=text, received_at=received_at, privacy=self.ctx.privacy,
             score=score, scale=scale,
         )  # fmt: skip
-        return await self.ingest.store(fb)
+        return (await self.ingest.store(fb)).ref
 
     def _page_target(self, request: web.Request) -> tuple[Location | None, str, bool]:
         """The form's location (None: unknown), its language and whether it is a kiosk."""

@@ -7,6 +7,7 @@ import os
 import signal
 import time
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,14 @@ def nice(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
+def survivors(pids: Iterable[int], timeout_s: float = 10.0) -> list[int]:
+    """The pids still alive after waiting up to `timeout_s` for them to exit."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.2)
+    return [p for p in pids if alive(p)]
+
+
 def ready(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/readyz", timeout=2) as r:
@@ -81,10 +90,7 @@ def test_three_processes_a_dead_one_restarts_and_sigterm_stops_them_all(
 
     os.kill(w.proc.pid, signal.SIGTERM)  # the supervisor alone, as a service manager would
     assert w.proc.wait(60) == 0
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(alive(p) for p in now.values()):
-        time.sleep(0.2)
-    assert not [p for p in now.values() if alive(p)], "a stage process outlived the worker"
+    assert not survivors(now.values()), "a stage process outlived the worker"
     assert "worker stopped" in w.tail(200)
 
 
@@ -97,7 +103,4 @@ def test_a_sigkilled_supervisor_takes_its_stage_processes_with_it(
     assert len(procs) == 3, procs
     os.kill(w.proc.pid, signal.SIGKILL)  # not the process group: the children are on their own
     w.proc.wait(10)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(alive(p) for p in procs.values()):
-        time.sleep(0.2)
-    assert not [p for p in procs.values() if alive(p)], "orphaned stage processes"
+    assert not survivors(procs.values()), "orphaned stage processes"
