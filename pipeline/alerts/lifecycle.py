@@ -105,6 +105,7 @@ class Alert:
     burst_of: str = ""  # the leader's ref, when this alert joined a burst at its location
     burst: tuple[str, ...] = ()  # on a leader: the refs that joined its burst
     burst_paged: bool = False  # on a leader: the grouped page has gone out
+    themes: tuple[str, ...] = ()  # what the complaint is about (theme ids, sorted)
 
     @property
     def is_open(self) -> bool:
@@ -116,6 +117,7 @@ class Alert:
         d["feedback_ids"] = list(self.feedback_ids)
         d["recipients"] = list(self.recipients)
         d["burst"] = list(self.burst)
+        d["themes"] = list(self.themes)
         d["history"] = [list(h) for h in self.history]
         return d
 
@@ -128,6 +130,7 @@ class Alert:
         kw["feedback_ids"] = tuple(kw.get("feedback_ids", ()))
         kw["recipients"] = tuple(kw.get("recipients", ()))
         kw["burst"] = tuple(kw.get("burst", ()))
+        kw["themes"] = tuple(kw.get("themes", ()))
         kw["history"] = tuple((float(t), str(e), str(x)) for t, e, x in kw.get("history", ()))
         return cls(**kw)
 
@@ -183,6 +186,7 @@ def open_alert(
     contact: str = "",
     lang: str = "",
     opened_at: float | None = None,
+    themes: tuple[str, ...] = (),
 ) -> Result:
     """A new alert in state `opened`. `opened_at` defaults to `now`; pass the feedback's
     `received_at` so that the sixty-second clock starts at the customer's message."""
@@ -201,6 +205,7 @@ def open_alert(
         channel=channel,
         contact=contact,
         lang=lang,
+        themes=tuple(sorted(set(themes))),
     )
     return _step(alert, now, "opened", detail or str(reason))
 
@@ -282,10 +287,12 @@ def join(
     scale: str | None = None,
     p_negative: float | None = None,
     urgent: bool = False,
+    themes: tuple[str, ...] = (),
 ) -> Result:
     """A further message from the same customer joins their open alert.
 
     A redelivered feedback (same id) changes nothing. An urgent message makes the alert urgent.
+    The alert's themes become the union of its own and the message's.
     """
     _require(alert, OPEN_STATES, "join")
     if feedback_id in alert.feedback_ids:
@@ -297,11 +304,30 @@ def join(
         changes["score"], changes["scale"] = score, scale
     if p_negative is not None:
         changes["p_negative"] = p_negative
+    if not set(themes) <= set(alert.themes):
+        changes["themes"] = tuple(sorted({*alert.themes, *themes}))
     new, events = _step(alert, now, "joined", feedback_id, **changes)
     if urgent and not alert.urgent:
         new, more = _step(new, now, "urgent", feedback_id, urgent=True)
         events += more
     return new, events
+
+
+def set_themes(alert: Alert, themes: tuple[str, ...], by: str, now: float) -> Result:
+    """A supervisor says what the complaint is about; no change, no event.
+
+    >>> a, _ = open_alert("1", "x", "c", "f1", "low_score", False, 0.0, themes=("food",))
+    >>> a, ev = set_themes(a, ("wait", "food"), "Ana", 5.0)
+    >>> a.themes, ev[0].kind, ev[0].detail
+    (('food', 'wait'), 'themes_corrected', 'Ana: food -> food wait')
+    >>> set_themes(a, ("food", "wait"), "Ana", 6.0)[1]
+    []
+    """
+    after = tuple(sorted(set(themes)))
+    if after == alert.themes:
+        return alert, []
+    detail = f"{by}: {' '.join(alert.themes) or '-'} -> {' '.join(after) or '-'}"
+    return _step(alert, now, "themes_corrected", detail, themes=after)
 
 
 def due_timers(

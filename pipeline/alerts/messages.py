@@ -15,7 +15,8 @@ import unicodedata
 from collections.abc import Sequence
 
 from pipeline.alerts.lifecycle import Alert
-from pipeline.alerts.rules import Decision, Reason
+from pipeline.alerts.rules import TREND_REASONS, Decision, Reason
+from pipeline.alerts.theme_words import about
 from pipeline.config import Location, Supervisor
 
 logger = logging.getLogger(__name__)
@@ -113,13 +114,18 @@ def _fit(template: str, quote: str, limit: int = SMS_LIMIT) -> str:
 
 
 def page_text(alert: Alert, loc: Location, sup: Supervisor, now: float) -> str:
-    """The page for supervisor `sup`: where, what was said, the score, when, how to ack.
+    """The page for supervisor `sup`: where, what was said, the score, the theme, when, how
+    to ack.
 
     >>> from pipeline.alerts.lifecycle import open_alert
     >>> a, _ = open_alert("4821", "bus-42", "c", "f1", "low_score", False, 100.0,
     ...                   text="El conductor no para en las paradas", score=3, scale="nps10")
     >>> page_text(a, Location("bus-42", "Línea 42"), Supervisor("Ana", "+34600000001"), 145.0)
     'Linea 42: "El conductor no para en las paradas" 3/10, hace 45 s. Responda OK 4821'
+    >>> a, _ = open_alert("4822", "r", "c", "f2", "low_score", False, 100.0, text="Cold soup",
+    ...                   score=1, scale="csat5", themes=("food",))
+    >>> page_text(a, Location("r", "Sol"), Supervisor("Tom", "+4", lang="en"), 160.0)
+    'Sol: "Cold soup" 1/5, about: food, 1 min ago. Reply OK 4822'
     """
     lang = _lang(sup.lang, loc.lang)
     tag = ("URGENTE " if lang == "es" else "URGENT ") if alert.urgent else ""
@@ -129,7 +135,8 @@ def page_text(alert: Alert, loc: Location, sup: Supervisor, now: float) -> str:
     ack = f"Responda OK {alert.ref}" if lang == "es" else f"Reply OK {alert.ref}"
     head = gsm_fold(f"{tag}{loc.name}")
     said = " ".join(p for p in ('"{q}"' if alert.text.strip() else "", _score(alert).strip()) if p)
-    template = f"{head}: {said or alert.reason}, {when}. {ack}"
+    topic = gsm_fold(about(alert.themes, lang, trend=alert.reason in TREND_REASONS))
+    template = f"{head}: {said or alert.reason}{', ' + topic if topic else ''}, {when}. {ack}"
     return _fit(template, alert.text)
 
 
