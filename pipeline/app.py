@@ -29,6 +29,7 @@ from pipeline.settings import STAGES, Settings
 from pipeline.topics import MODEL_MAX_BYTES, TOPICS
 
 if TYPE_CHECKING:
+    from pipeline.alerts.themes_stage import Themes
     from pipeline.ingest.service import Ingest
     from pipeline.scoring.drift import DriftMonitor
     from pipeline.scoring.sentiment import SentimentModel
@@ -58,6 +59,7 @@ class Pronto:
     install_model: Callable[[SentimentModel, DriftMonitor], None] | None = None
     lang_ready: bool = False
     ingest: Ingest | None = None  # the web stage's shared intake (created on first use)
+    themes: Themes | None = None  # the alert stage's tagger and theme tables
 
     def topic(self, name: str) -> faust.TopicT:
         return self.topics[name]

@@ -56,6 +56,10 @@ class Metrics:
         self.model_version = Gauge(
             "pronto_sentiment_model_version", "Updates the sentiment model has learned.",
             registry=r)  # fmt: skip
+        self.feedback_themes = Counter(
+            "pronto_feedback_themes_total",
+            "Feedback per theme and sentiment (theme: the venue kind's taxonomy or the venues file).",
+            ["location", "theme", "sentiment"], registry=r)  # fmt: skip
         self.alerts_opened = Counter(
             "pronto_alerts_opened_total", "Alerts opened, by reason.",
             ["location", "reason"], registry=r)  # fmt: skip

@@ -31,7 +31,7 @@ COMPACTED = ("optouts", "model")
 # start-up race in which an agent wrote to a table before Faust had declared its changelog.
 TABLES = {
     "score": ("score-counters", "seen-feedback"),
-    "alert": ("alerts", "alerts-open-index"),
+    "alert": ("alerts", "alerts-open-index", "theme-counts", "theme-vocab"),
     "notify": ("sent-pages",),
 }
 MODEL_MAX_BYTES = 32 * 1024 * 1024

@@ -51,6 +51,9 @@ class Book(Protocol):
     def ref_taken(self, ref: str, feedback_id: str) -> bool: ...
     def recently_paged(self, location_id: str) -> list[lc.Alert]: ...
     def handled(self, feedback_id: str) -> bool: ...
+    def top_themes(self, location_id: str) -> tuple[str, ...]:
+        """The location's top negative theme of the last hour (a trend notice names it)."""
+        ...
 
 
 @dataclass
@@ -135,8 +138,10 @@ def _page(out: Outputs, alert: lc.Alert, loc: Location, sup: Supervisor, now: fl
 
 
 def _open(book: Book, loc: Location, key: str, decision: Decision, sf: ScoredFeedback | None,
-          now: float) -> Outputs:  # fmt: skip
+          now: float, themes: tuple[str, ...] = ()) -> Outputs:  # fmt: skip
     out = Outputs()
+    if decision.for_manager and not themes:
+        themes = book.top_themes(loc.id)
     fb = sf.fb if sf else None
     seed = fb.id if fb else f"{key}@{int(now)}"
     # A redelivered feedback whose first processing already opened (and published) an alert
@@ -148,7 +153,7 @@ def _open(book: Book, loc: Location, key: str, decision: Decision, sf: ScoredFee
         score=fb.score if fb else None, scale=fb.scale if fb else None,
         p_negative=sf.sentiment_negative if sf else None, channel=fb.channel if fb else "",
         contact=fb.contact if fb else "", lang=fb.lang if fb else loc.lang,
-        opened_at=fb.received_at if fb else now,
+        opened_at=fb.received_at if fb else now, themes=themes,
     )  # fmt: skip
     if fb is not None:
         alert = dataclasses.replace(alert, feedback_ref=str(fb.meta.get("ref", "")))
@@ -198,14 +203,16 @@ def _burst_leader(
     return None
 
 
-def on_feedback(book: Book, loc: Location, sf: ScoredFeedback, now: float) -> Outputs:
-    """A scored feedback (or its fast-path copy): a follow-up answer, a message joining an open
-    alert, a new alert, and the location's trend check. A feedback the desk already acted on
-    (its other copy came first, or this is a redelivery) does nothing for its customer."""
+def on_feedback(book: Book, loc: Location, sf: ScoredFeedback, now: float,
+                themes: tuple[str, ...] = ()) -> Outputs:  # fmt: skip
+    """A scored feedback (or its fast-path copy) about `themes`: a follow-up answer, a message
+    joining an open alert, a new alert, and the location's trend check. A feedback the desk
+    already acted on (its other copy came first, or this is a redelivery) does nothing for its
+    customer."""
     out = Outputs()
     fb = sf.fb
     if not book.handled(fb.id):
-        out.merge(_on_customer(book, loc, sf, now))
+        out.merge(_on_customer(book, loc, sf, now, themes))
         touched = next(iter(out.alerts), None)  # the alert this feedback opened or reached
         if touched is not None:
             out.index[handled_key(fb.id)] = handled_mark(touched, now)
@@ -216,7 +223,8 @@ def on_feedback(book: Book, loc: Location, sf: ScoredFeedback, now: float) -> Ou
     return out
 
 
-def _on_customer(book: Book, loc: Location, sf: ScoredFeedback, now: float) -> Outputs:
+def _on_customer(book: Book, loc: Location, sf: ScoredFeedback, now: float,
+                 themes: tuple[str, ...] = ()) -> Outputs:  # fmt: skip
     """What one customer's feedback does to their alert: answer a follow-up, join the open
     alert, or open one."""
     out = Outputs()
@@ -248,10 +256,11 @@ def _on_customer(book: Book, loc: Location, sf: ScoredFeedback, now: float) -> O
         if fb.id not in alert.feedback_ids:
             alert, events = lc.join(alert, fb.id, fb.text, now, score=fb.score, scale=fb.scale,
                                     p_negative=sf.sentiment_negative,
-                                    urgent=bool(decision and decision.urgent))  # fmt: skip
+                                    urgent=bool(decision and decision.urgent),
+                                    themes=themes)  # fmt: skip
             _emit(out, alert, events)
     elif decision is not None and fb.customer_ref is not None:
-        out.merge(_open(book, loc, key, decision, sf, now))
+        out.merge(_open(book, loc, key, decision, sf, now, themes))
     return out
 
 

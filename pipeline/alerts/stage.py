@@ -14,7 +14,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from pipeline.alerts import desk
+from pipeline.alerts import desk, theme_desk, themes_stage
 from pipeline.alerts import lifecycle as lc
 from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
@@ -71,6 +71,11 @@ class TableBook:
     def note_paged(self, location_id: str, ref: str, at: float) -> None:
         self.latest[location_id] = (at, ref)
 
+    def top_themes(self, location_id: str) -> tuple[str, ...]:
+        return self.themes.top_themes(location_id) if self.themes else ()
+
+    themes: themes_stage.Themes | None = None
+
 
 def observe(ctx: Pronto, ev: dict[str, Any]) -> None:
     """Lifecycle events feed the counters and the response-time histograms."""
@@ -101,6 +106,8 @@ def register(ctx: Pronto) -> None:
     index = app.Table("alerts-open-index", default=None, partitions=s.partitions)
     ctx.tables.update(alerts=alerts, alerts_index=index)
     book = TableBook(alerts, index, ctx.alert_index.state)
+    themes = book.themes = themes_stage.register(ctx)
+    urgent_topic = s.topic("feedback.urgent")
     # Complaints triaged at ingest come by `feedback.urgent`, ahead of the score stage's
     # backlog; the same feedback comes again, scored, and the desk knows it by its id.
     source = app.topic(s.topic("feedback.urgent"), s.topic("feedback.scored"),
@@ -121,6 +128,7 @@ def register(ctx: Pronto) -> None:
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def rearm_timers(sender: Any, *args: Any, **kwargs: Any) -> None:
         rearm["needed"] = True  # recovered alerts get their timers back on the next tick
+        themes.on_assigned()
 
     def arm(ref: str, alert: lc.Alert | None) -> None:
         loc = ctx.venues.by_id(alert.location_id) if alert else None
@@ -150,6 +158,8 @@ def register(ctx: Pronto) -> None:
         for ev in out.events:
             await deliver(ctx.topic("events"), ev["location_id"].encode(), json.dumps(ev).encode())
             observe(ctx, ev)
+            if ev["event"] == theme_desk.EVENT and (loc := ctx.venues.by_id(ev["location_id"])):
+                themes.learn(loc, ev)  # at once: the next message with these words is tagged
             if ev["event"] == "paged" and not ev["alert"].get("burst_of"):
                 book.note_paged(ev["location_id"], ev["ref"], ev["at"])
             if ev["event"] in ("paged", "escalated", "acknowledged") or ev["event"] in FINAL_EVENTS:
@@ -162,6 +172,7 @@ def register(ctx: Pronto) -> None:
         async for event in stream.events():
             await asyncio.sleep(0)  # a backlog must not starve the other agents, timers and web
             now = time.time()
+            tags: tuple[str, ...] = ()
             try:
                 doc = json.loads(event.value)
                 if not isinstance(doc, dict):
@@ -169,7 +180,8 @@ def register(ctx: Pronto) -> None:
                 if "feedback" in doc:
                     sf = ScoredFeedback.from_dict(doc)
                     loc = ctx.venues.by_id(sf.fb.location_id)
-                    out = desk.on_feedback(book, loc, sf, now) if loc else desk.Outputs()
+                    tags = themes.tag(loc, sf.fb) if loc else ()
+                    out = desk.on_feedback(book, loc, sf, now, tags) if loc else desk.Outputs()
                 else:
                     loc = ctx.venues.by_id(
                         (event.key or b"").decode() or str(doc.get("location_id", ""))
@@ -179,6 +191,8 @@ def register(ctx: Pronto) -> None:
                     if doc.get("type") == "drift":
                         detail = f"satisfaction fell from {doc.get('before', 0):.2f} to {doc.get('after', 0):.2f}"
                         out = desk.on_drift(book, loc, detail, now)
+                    elif doc.get("type") == theme_desk.COMMAND:
+                        out = theme_desk.on_set_themes(book, loc, doc, now, themes.allowed(loc))
                     else:
                         out = desk.on_command(book, loc, doc, now)
             except (RecordError, ValueError, KeyError, TypeError) as e:
@@ -186,9 +200,12 @@ def register(ctx: Pronto) -> None:
                 await send_dlq(ctx, event.key, event.value, f"{type(e).__name__}: {e}", "alert")
                 continue
             await apply(out)
+            if tags and loc is not None and event.message.topic != urgent_topic:
+                themes.count(loc, sf, tags, event.message.partition, event.message.offset, now)
             if now - last_prune["at"] > PRUNE_EVERY_S:
                 last_prune["at"] = now
                 prune_handled(now)
+                themes.prune(now)
 
     @app.timer(TICK_EVERY_S)
     async def tick() -> None:

@@ -64,9 +64,9 @@ def bump(value: Any, partition: int, offset: int) -> list[int] | None:
     >>> v = bump(None, 0, 7); v, bump(v, 0, 7), bump(v, 0, 8)
     ([1, 0, 7], None, [2, 0, 8])
     """
-    if isinstance(value, list | tuple) and len(value) == 3:
-        if int(value[1]) == partition and offset <= int(value[2]):
-            return None
+    marked = isinstance(value, list | tuple) and len(value) == 3
+    if marked and int(value[1]) == partition and offset <= int(value[2]):
+        return None
     return [count_of(value) + 1, partition, offset]
 
 
@@ -98,8 +98,10 @@ def summarize(items: Iterable[tuple[str, Any]], windows: Iterable[win.WindowSpec
         starts = win.bucket_starts(w, now)
         if not starts.start <= start <= starts.stop - 1:
             continue
-        cell = out.setdefault(loc, {}).setdefault(wname, {}).setdefault(
-            theme, {**dict.fromkeys(SENTIMENTS, 0), "n": 0}
+        cell = (
+            out.setdefault(loc, {})
+            .setdefault(wname, {})
+            .setdefault(theme, {**dict.fromkeys(SENTIMENTS, 0), "n": 0})
         )
         n = count_of(v)
         cell[sentiment] += n

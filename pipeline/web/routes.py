@@ -1,8 +1,10 @@
-"""Operational endpoints: /healthz, /readyz, /metrics, /api/v1/scores, and the console.
+"""Operational endpoints: /healthz, /readyz, /metrics, /api/v1/scores, /api/v1/themes, and
+the console.
 
 Every process of a worker serves /healthz, /readyz and /metrics on its own port. The web
 process (the public port) answers for the whole worker: its /readyz and /metrics include the
-other processes' (`PRONTO_PEERS`), and /api/v1/scores comes from the score process.
+other processes' (`PRONTO_PEERS`), /api/v1/scores comes from the score process and
+/api/v1/themes from the alert process.
 """
 
 from __future__ import annotations
@@ -119,7 +121,17 @@ def register(ctx: Pronto, router: Any) -> None:
     router.add_get("/healthz", healthz)
     router.add_get("/readyz", readyz)
     router.add_get("/metrics", metrics)
+
+    async def themes(_: web.Request) -> web.Response:
+        if "alert" in ctx.stages and ctx.themes is not None:
+            return web.json_response(ctx.themes.current(time.time()))
+        if "alert" not in peers.urls:
+            return web.json_response({"error": "no alert stage in this worker"}, status=404)
+        status, body = await peers.get("alert", "/api/v1/themes")
+        return web.Response(body=body, status=status, content_type="application/json")
+
     router.add_get("/api/v1/scores", scores)
+    router.add_get("/api/v1/themes", themes)
     if "web" in ctx.stages:
         from pipeline.ingest.routes import ingest_of
         from pipeline.web import console
