@@ -56,3 +56,17 @@ def about(themes: Iterable[str], lang: str, limit: int = PAGE_MAX_THEMES, *,
     words = [word(t, lang) for t in list(themes)[:limit]]
     head = (ABOUT_TREND if trend else ABOUT)[lang_of(lang)]
     return f"{head}: {', '.join(words)}" if words else ""
+
+
+def choices(kind: str, custom: Iterable[str] = ()) -> tuple[str, ...]:
+    """The themes a supervisor can pick for a venue: its kind's taxonomy, then its own.
+
+    >>> choices("nosuchkind", ["terraza"])
+    ('terraza',)
+    """
+    try:
+        from pipeline.themes import TAXONOMY  # type: ignore[import-not-found]
+    except ImportError:  # TODO(themes): until the tagger's branch is merged
+        TAXONOMY = {}
+    base = tuple(TAXONOMY.get(kind, ()))
+    return base + tuple(t for t in custom if t not in base)

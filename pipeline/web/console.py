@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from pipeline.alerts.theme_words import choices
 from pipeline.ingest.publish import KafkaUnavailable
 from pipeline.web import console_page
 from pipeline.web.auth import (
@@ -81,6 +82,14 @@ class Console:
     def names(self, who: Session) -> dict[str, str]:
         return {loc.id: loc.name for loc in self.ctx.venues.locations if loc.id in who.locations}
 
+    def choices(self, who: Session) -> dict[str, tuple[str, ...]]:
+        """location -> the themes a supervisor can pick for its alerts."""
+        return {
+            loc.id: choices(loc.kind, getattr(loc, "themes", {}))
+            for loc in self.ctx.venues.locations
+            if loc.id in who.locations
+        }
+
     def alerts(self, who: Session, everything: bool = False) -> list[dict[str, Any]]:
         """The alerts `who` may see, listed ones only unless `everything`, in console order."""
         names, now = self.names(who), self.clock()
@@ -95,7 +104,7 @@ class Console:
     async def page(self, request: web.Request) -> web.StreamResponse:
         who: Session = request["who"]
         html = console_page.render_console(
-            who.name, who.csrf, self.alerts(who), self.names(who), self.clock()
+            who.name, who.csrf, self.alerts(who), self.names(who), self.clock(), self.choices(who)
         )
         return web.Response(text=html, content_type="text/html", headers=NO_STORE)
 
@@ -127,6 +136,35 @@ class Console:
         logger.info("console command", extra={"ref": ref, "command": doc["type"],
                                               "supervisor": who.name})  # fmt: skip
         return self._reply(request, 202, {"status": "accepted", "ref": ref, "command": doc["type"]})
+
+    async def set_themes(self, request: web.Request) -> web.StreamResponse:
+        """`POST /api/v1/alerts/{ref}/themes`: form fields `theme` (repeated), or JSON
+        `{"themes": [...]}`; only themes the alert's venue knows are sent on."""
+        who: Session = request["who"]
+        ref = request.match_info["ref"]
+        alert = self.ingest.alerts.state.get(f"alert:{ref}")
+        if not isinstance(alert, dict) or alert.get("location_id") not in who.locations:
+            return self._reply(request, 404, {"error": "unknown alert reference"})
+        if request.content_type == "application/json":
+            try:
+                sent = (await request.json()).get("themes")
+            except (ValueError, AttributeError):
+                sent = None
+        else:
+            sent = (await request.post()).getall("theme", [])
+        allowed = self.choices(who).get(alert["location_id"], ())
+        if not isinstance(sent, list) or any(t not in allowed for t in sent):
+            return self._reply(request, 400, {"error": f"themes: a list of {', '.join(allowed)}"})
+        doc = {"type": "set_themes", "ref": ref, "themes": sorted(set(sent)), "by": who.name,
+               "channel": "console"}  # fmt: skip
+        try:
+            await self.ingest.command(alert["location_id"], doc)
+        except KafkaUnavailable:
+            return self._reply(request, 503, {"error": "alert store unavailable, retry"})
+        logger.info("console command", extra={"ref": ref, "command": doc["type"],
+                                              "supervisor": who.name})  # fmt: skip
+        return self._reply(request, 202, {"status": "accepted", "ref": ref, "command": doc["type"],
+                                          "themes": doc["themes"]})  # fmt: skip
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         """`text/event-stream`: one `alert` event per alert change, a heartbeat when idle.
@@ -231,3 +269,4 @@ def register(ctx: Pronto, router: web.UrlDispatcher, ingest: Ingest, *,
     router.add_get("/api/v1/alerts/stream", protected(auth)(c.stream))
     verbs = "|".join(VERBS)
     router.add_post(f"/api/v1/alerts/{{ref}}/{{verb:({verbs})}}", protected(auth)(c.action))
+    router.add_post("/api/v1/alerts/{ref}/themes", protected(auth)(c.set_themes))

@@ -10,9 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterable
 from html import escape
 from pathlib import Path
 from typing import Any
+
+from pipeline.web.console_themes import render_control, render_panel
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +26,7 @@ DISMISSED_VISIBLE_S = 3600.0  # a dismissed alert stays an hour, so "it was a co
 PUBLIC_FIELDS = (
     "ref", "location_id", "state", "reason", "urgent", "text", "score", "scale", "p_negative",
     "opened_at", "acked_at", "acked_by", "resolved_by", "level", "lang", "channel", "recipients",
-    "feedback_ref",
+    "feedback_ref", "themes",
 )  # fmt: skip
 STATE_LABELS = {
     "opened": "New", "paged": "Paged", "escalated": "Escalated", "acknowledged": "Acknowledged",
@@ -130,8 +133,9 @@ def _fref(alert: dict[str, Any]) -> str:
     )
 
 
-def render_card(alert: dict[str, Any], csrf: str, now: float) -> str:
-    """One alert as a card with its action buttons (`alert` as from `public_alert`)."""
+def render_card(alert: dict[str, Any], csrf: str, now: float, choices: Iterable[str] = ()) -> str:
+    """One alert as a card with its action buttons and its themes (`alert` as from
+    `public_alert`; `choices`: the themes its venue knows)."""
     ref = str(alert.get("ref", ""))
     state = str(alert.get("state", ""))
     urgent = bool(alert.get("urgent"))
@@ -167,16 +171,21 @@ def render_card(alert: dict[str, Any], csrf: str, now: float) -> str:
         f'<span class="loc">{escape(str(alert.get("location", "")))}</span>'
         f'<span class="ref">#{escape(ref)}</span>{_fref(alert)}</div>'
         f'{quote}<dl class="facts">{"".join(facts)}</dl>'
-        f'<div class="actions">{buttons}</div></li>'
+        f'<div class="actions">{buttons}</div>{render_control(alert, csrf, choices)}</li>'
     )
 
 
 def render_console(name: str, csrf: str, alerts: list[dict[str, Any]],
-                   locations: dict[str, str], now: float) -> str:  # fmt: skip
-    """The whole console page: header, the open alerts, and the (script-filled) score panel."""
-    cards = "".join(render_card(a, csrf, now) for a in alerts)
+                   locations: dict[str, str], now: float,
+                   choices: dict[str, tuple[str, ...]] | None = None) -> str:  # fmt: skip
+    """The whole console page: header, the open alerts, and the (script-filled) score and
+    theme panels. `choices`: location -> the themes a supervisor can pick there."""
+    choices = choices or {}
+    cards = "".join(render_card(a, csrf, now, choices.get(a.get("location_id", ""), ()))
+                    for a in alerts)  # fmt: skip
     head = (
         f'<meta name="csrf-token" content="{escape(csrf)}">'
+        f'<script src="{_asset_url("console_themes.js")}" defer></script>'
         f'<script src="{_asset_url("console.js")}" defer></script>'
         '<noscript><meta http-equiv="refresh" content="15"></noscript>'
     )
@@ -196,7 +205,7 @@ def render_console(name: str, csrf: str, alerts: list[dict[str, Any]],
         f'<ol id="alerts" class="alert-list">{cards}</ol></section>'
         '<aside class="scores" aria-labelledby="scores-h"><h2 id="scores-h">Live scores</h2>'
         '<div id="scores"><noscript><p><a href="/api/v1/scores">Scores (JSON)</a></p></noscript>'
-        "</div></aside></main>"
+        f"</div>{render_panel(choices)}</aside></main>"
         '<div id="toast" class="toast" role="status" aria-live="polite"></div></body>'
     )
     return _shell("Pronto console", body, head)

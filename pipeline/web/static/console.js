@@ -95,6 +95,7 @@
       actions.appendChild(f);
     });
     li.appendChild(actions);
+    if (window.ProntoThemes) ProntoThemes.control(a, csrf).forEach(function (n) { li.appendChild(n); });
     return li;
   }
 
@@ -171,7 +172,8 @@
     b.disabled = true;
     fetch(f.action, {
       method: "POST", credentials: "same-origin",
-      headers: { "X-CSRF-Token": csrf, Accept: "application/json" }
+      headers: { "X-CSRF-Token": csrf, Accept: "application/json" },
+      body: f.classList.contains("themes-form") ? new FormData(f) : undefined
     }).then(function (r) {
       if (r.status === 401) { location.href = "/login"; return; }
       return r.json().then(function (d) {
