@@ -166,5 +166,5 @@ def top_negative(get: Callable[[str], Any], location: str, themes: Iterable[str]
     w = specs.get(recent) or max(specs.values(), key=lambda s: s.size_s)
     fields = [field(t, "negative") for t in themes]
     totals = win.window_totals(lambda k: count_of(get(k)), location, w, now, fields)
-    best = max(fields, key=lambda f: (totals[f], f), default=None)
+    best = max(sorted(fields), key=lambda f: totals[f], default=None)  # a tie: the first by name
     return (best.rpartition(":")[0],) if best and totals[best] > 0 else ()

@@ -1,0 +1,104 @@
+"""Themes where people look, the pure parts: the alert's themes in the desk, the page, the
+supervisor's correction, and the windowed counts."""
+
+from __future__ import annotations
+
+import time
+
+from pipeline.alerts import desk, theme_desk
+from pipeline.alerts import theme_counts as tc
+from pipeline.alerts.messages import SMS_LIMIT, page_text, segments
+from pipeline.config import Supervisor
+from pipeline.scoring.windows import parse_windows
+from tests.unit.test_desk import BUS, VENUES, DictBook, scored
+
+BUS_THEMES = ("cleanliness", "crowding", "price", "punctuality", "safety", "staff", "temperature")
+
+
+def test_the_page_names_the_theme_in_the_supervisors_language() -> None:
+    book, now = DictBook(), time.time()
+    out = desk.on_feedback(book, BUS, scored("f1", 2, "el bus llego tarde"), now, ("punctuality",))
+    (page,) = out.messages
+    assert "tema: puntualidad" in page["body"]
+    assert out.events[0]["event"] == "opened" and out.events[0]["alert"]["themes"] == [
+        "punctuality"
+    ]
+    alert = next(iter(book.alerts.values()), None) or out.alerts[page["ref"]]
+    assert alert is not None
+    en = page_text(alert, BUS, Supervisor("Tom", "+1", lang="en"), now + 30)
+    assert "about: punctuality" in en
+
+
+def test_a_long_complaint_keeps_the_theme_and_one_segment() -> None:
+    book, now = DictBook(), time.time()
+    text = "el conductor ha frenado de golpe varias veces y " * 6
+    out = desk.on_feedback(book, BUS, scored("f1", 1, text), now, ("safety", "staff"))
+    body = out.messages[0]["body"]
+    assert "tema: seguridad, personal" in body and segments(body) == (1, "gsm7")
+    assert len(body) <= SMS_LIMIT
+
+
+def test_a_message_joining_an_open_alert_adds_its_themes() -> None:
+    book, now = DictBook(), time.time()
+    book.apply(desk.on_feedback(book, BUS, scored("f1", 2, "sucio"), now, ("cleanliness",)))
+    out = desk.on_feedback(
+        book, BUS, scored("f2", None, "y hace calor", p_neg=0.95), now + 5, ("temperature",)
+    )
+    book.apply(out)
+    (alert,) = book.alerts.values()
+    assert alert.themes == ("cleanliness", "temperature")
+    assert out.events[0]["alert"]["themes"] == ["cleanliness", "temperature"]
+
+
+def test_a_supervisor_changes_the_themes_once_and_the_event_says_who_and_what() -> None:
+    book, now = DictBook(), time.time()
+    book.apply(desk.on_feedback(book, BUS, scored("f1", 2, "el 42 va a tope"), now, ("staff",)))
+    ref = next(iter(book.alerts))
+    cmd = {"type": "set_themes", "ref": ref, "themes": ["crowding", "made-up"], "by": "Ana"}
+    out = theme_desk.on_set_themes(book, BUS, cmd, now + 10, BUS_THEMES)
+    book.apply(out)
+    (ev,) = out.events
+    assert ev["event"] == "themes_corrected" and ev["ref"] == ref and ev["location_id"] == "bus-42"
+    assert (ev["before"], ev["after"], ev["by"]) == (["staff"], ["crowding"], "Ana")
+    assert ev["text"] == "el 42 va a tope" and ev["lang"] == "es"  # what the tagger learns
+    assert book.alerts[ref].themes == ("crowding",)
+    assert theme_desk.on_set_themes(book, BUS, cmd, now + 11, BUS_THEMES).events == []  # again
+    gone = {**cmd, "ref": "0000"}
+    assert theme_desk.on_set_themes(book, BUS, gone, now, BUS_THEMES).events == []
+
+
+def test_the_managers_trend_notice_names_the_top_negative_theme() -> None:
+    resto = VENUES.by_id("resto-sol")
+    assert resto is not None
+    book, now = DictBook(top={"resto-sol": ("food",)}), time.time()
+    out = desk.on_drift(book, resto, "satisfaction fell from 0.80 to 0.40", now)
+    (notice,) = out.messages
+    assert notice["kind"] == "manager" and "mas quejas: comida" in notice["body"]
+    assert out.events[0]["alert"]["themes"] == ["food"]
+    quiet = desk.on_drift(DictBook(), resto, "satisfaction fell", now)
+    assert "quejas" not in quiet.messages[0]["body"]  # no theme known: no theme named
+
+
+def test_counts_take_each_record_once_and_read_back_per_window() -> None:
+    windows = parse_windows("5m,1h,24h")
+    table: dict[str, list[int]] = {}
+    now = 100_000.0
+
+    def count(themes: tuple[str, ...], sentiment: str, offset: int, at: float) -> None:
+        for k in tc.keys_for("r", themes, sentiment, tc.event_time(at, now, 120.0), windows):
+            value = tc.bump(table.get(k), 0, offset)
+            if value is not None:
+                table[k] = value
+
+    count(("food", "wait"), "negative", 1, now - 10)
+    count(("food", "wait"), "negative", 1, now - 10)  # replayed after a crash: not again
+    count(
+        ("food",), "positive", 2, now - 2000
+    )  # scored late (a backlog): counted, in a bucket still open
+    count(("noise",), "neutral", 3, now - 7200)
+    got = tc.summarize(table.items(), windows, now)["r"]
+    assert got["5m"]["food"] == {"negative": 1, "neutral": 0, "positive": 1, "n": 2}
+    assert got["1h"]["wait"]["n"] == 1 and got["24h"]["noise"]["n"] == 1
+    top = tc.top_themes(got, windows)
+    assert [t["theme"] for t in top] == ["food", "wait", "noise"]
+    assert tc.top_negative(table.get, "r", ["food", "wait", "noise"], windows, now) == ("food",)
