@@ -103,6 +103,8 @@ def record_tick(m: Metrics, i: int) -> None:
     m.model_seconds.observe(0.0004)
     m.alerts_opened.labels(FALLING, "low_score").inc()
     m.fast_path.labels(FALLING).inc()
+    m.feedback_themes.labels(FALLING, "punctuality", "negative").inc(2)
+    m.feedback_themes.labels("resto-sol", "food", "positive").inc()
     m.alerts_opened.labels("resto-sol", "negative_sentiment").inc()
     for event in ("opened", "paged", "acknowledged", "resolved", "followed_up"):
         m.alert_events.labels(FALLING, event).inc()
