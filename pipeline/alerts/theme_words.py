@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from pipeline.themes import TAXONOMY
+
 logger = logging.getLogger(__name__)
 
 WORDS: dict[str, dict[str, str]] = {
@@ -64,9 +66,5 @@ def choices(kind: str, custom: Iterable[str] = ()) -> tuple[str, ...]:
     >>> choices("nosuchkind", ["terraza"])
     ('terraza',)
     """
-    try:
-        from pipeline.themes import TAXONOMY  # type: ignore[import-not-found]
-    except ImportError:  # TODO(themes): until the tagger's branch is merged
-        TAXONOMY = {}
     base = tuple(TAXONOMY.get(kind, ()))
     return base + tuple(t for t in custom if t not in base)

@@ -26,6 +26,7 @@ from pipeline.alerts import theme_counts as tc
 from pipeline.config import Location, Venues
 from pipeline.records import Feedback, ScoredFeedback
 from pipeline.scoring import windows as win
+from pipeline.themes import ThemeTagger, custom_themes
 
 if TYPE_CHECKING:
     from pipeline.app import Pronto
@@ -48,32 +49,8 @@ class Tagger(Protocol):
 
 def make_tagger(venues: Venues) -> Tagger:
     """The tagger, with each venue's own themes from the venues file."""
-    try:
-        from pipeline.themes import ThemeTagger  # type: ignore[import-not-found]
-    except ImportError:  # TODO(themes): until the tagger's branch is merged
-        logger.warning("no theme tagger in this build: feedback is not tagged")
-        return _NoTagger()
-    custom = {loc.id: dict(getattr(loc, "themes", {})) for loc in venues.locations}
-    tagger: Tagger = ThemeTagger({k: v for k, v in custom.items() if v})
+    tagger: Tagger = ThemeTagger(custom_themes(venues.locations))
     return tagger
-
-
-class _NoTagger:
-    def theme_ids(self, kind: str, location_id: str) -> tuple[str, ...]:
-        return ()
-
-    def tag(self, text: str, *, kind: str, lang: str, location_id: str) -> tuple[str, ...]:
-        return ()
-
-    def learn(self, text: str, themes: tuple[str, ...], *, kind: str, lang: str,
-              location_id: str) -> None:  # fmt: skip
-        return None
-
-    def vocab(self, location_id: str) -> dict[str, Any]:
-        return {}
-
-    def load_vocab(self, location_id: str, doc: dict[str, Any]) -> None:
-        return None
 
 
 class Themes:

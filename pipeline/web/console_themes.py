@@ -24,7 +24,9 @@ def words(choices: dict[str, tuple[str, ...]]) -> dict[str, str]:
 
 
 def themes_text(themes: Iterable[str]) -> str:
-    """>>> themes_text(["food", "wait"]), themes_text([])
+    """The alert's themes in words.
+
+    >>> themes_text(["food", "wait"]), themes_text([])
     ('food, waiting', '–')
     """
     return ", ".join(word(t, LANG) for t in themes) or "–"
