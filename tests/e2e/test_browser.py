@@ -190,6 +190,17 @@ def test_phone_form_to_console_ack_and_resolve_reach_the_customer(
     # The on-shift supervisor was paged by SMS with the same alert reference.
     pages = wait_for(mock, sup.phone)
     assert len(pages) == 1 and f"OK {alert_ref}" in sms_body(pages[0])
+    assert "tema: comida" in sms_body(pages[0])
+
+    # The card names the themes; a supervisor adds one, and the card shows it live. The
+    # venue's top themes of the last hour list it.
+    assert "food" in card.locator(".themes-list").inner_text()
+    card.locator(".themes-edit summary").click()
+    card.locator("input[name=theme][value=wait]").check()
+    card.locator("button.btn-themes").click()
+    console.locator(f"#alert-{alert_ref} .themes-list", has_text="waiting").wait_for(timeout=10_000)
+    console.locator(".loc-themes .theme-name", has_text="food").wait_for(timeout=20_000)
+    console.screenshot(path=str(artifacts / "console-themes.png"), full_page=True)
 
     # Ack: the customer is told, by name, who is coming.
     card.locator("button.btn-ack").click()

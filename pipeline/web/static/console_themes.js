@@ -3,7 +3,15 @@
 // pipeline/web/console_themes.py: keep the two in step. console.js calls ProntoThemes.control.
 (function () {
   "use strict";
-  var data = { choices: {}, words: {} };
+  var data = null; // {choices: location -> theme ids, words: theme id -> word}, from the page
+
+  function init() {
+    if (data) return;
+    data = { choices: {}, words: {} };
+    var panel = document.querySelector(".top-themes");
+    try { if (panel) data = JSON.parse(panel.dataset.themes || "{}"); } catch (e) { /* none */ }
+    data.choices = data.choices || {}; data.words = data.words || {};
+  }
   var ARROWS = { up: "↑", down: "↓", steady: "→" };
 
   function el(tag, cls, text) {
@@ -17,6 +25,7 @@
 
   // The alert's themes and the form that changes them (console.js posts it by fetch).
   function control(a, csrf) {
+    init();
     var p = el("p", "themes");
     p.appendChild(el("span", "themes-label", "Themes:"));
     p.appendChild(document.createTextNode(" "));
@@ -85,12 +94,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    var panel = document.querySelector(".top-themes");
-    if (panel) {
-      try { data = JSON.parse(panel.dataset.themes || "{}"); } catch (e) { /* no choices */ }
-      data.choices = data.choices || {}; data.words = data.words || {};
-      loadTop();
-    }
+    init();
+    if (document.querySelector(".top-themes")) loadTop();
   });
   window.ProntoThemes = { control: control, load: loadTop };
 })();
