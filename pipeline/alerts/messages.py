@@ -147,6 +147,8 @@ def grouped_page_text(alerts: Sequence[Alert], loc: Location, sup: Supervisor, n
     lang = _lang(sup.lang, loc.lang)
     n, refs = len(alerts), " ".join(a.ref for a in alerts)
     oldest = ago(now - min(a.opened_at for a in alerts), lang)
+    topic = about(sorted({t for a in alerts for t in a.themes}), lang)
+    oldest += f", {topic}" if topic else ""
     if lang == "es":
         head = f"{n} quejas en {loc.name} ({oldest}): "
         tail = f" Refs {refs}. Responda OK para todas u OK <ref>"

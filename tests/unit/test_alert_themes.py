@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 
 from pipeline.alerts import desk, theme_desk
+from pipeline.alerts import lifecycle as lc
 from pipeline.alerts import theme_counts as tc
-from pipeline.alerts.messages import SMS_LIMIT, page_text, segments
+from pipeline.alerts.messages import SMS_LIMIT, grouped_page_text, page_text, segments
 from pipeline.config import Supervisor
 from pipeline.scoring.windows import parse_windows
 from tests.unit.test_desk import BUS, VENUES, DictBook, scored
@@ -102,3 +103,13 @@ def test_counts_take_each_record_once_and_read_back_per_window() -> None:
     top = tc.top_themes(got, windows)
     assert [t["theme"] for t in top] == ["food", "wait", "noise"]
     assert tc.top_negative(table.get, "r", ["food", "wait", "noise"], windows, now) == ("food",)
+
+
+def test_a_grouped_page_names_the_themes_of_the_burst() -> None:
+    a, _ = lc.open_alert("1111", "bus-42", "c1", "f1", "low_score", False, 0.0, text="tarde",
+                         themes=("punctuality",))  # fmt: skip
+    b, _ = lc.open_alert("2222", "bus-42", "c2", "f2", "low_score", False, 5.0, text="lleno",
+                         themes=("crowding", "punctuality"))  # fmt: skip
+    body = grouped_page_text([a, b], BUS, Supervisor("Ana", "+3"), 40.0)
+    assert body.startswith("2 quejas en Linea 42 (hace 40 s, tema: bus lleno, puntualidad):")
+    assert segments(body)[0] == 1
