@@ -200,7 +200,8 @@ def test_replaying_a_signed_webhook_makes_one_record(workers: dict[str, Any]) ->
 def test_console_auth_holds_on_every_alerts_api(open_url: str) -> None:
     for method, path in (("GET", "/api/v1/alerts"), ("GET", "/api/v1/alerts?all=1"),
                          ("GET", "/api/v1/alerts/stream"), ("POST", "/api/v1/alerts/1234/ack"),
-                         ("POST", "/api/v1/alerts/1234/resolve")):  # fmt: skip
+                         ("POST", "/api/v1/alerts/1234/resolve"),
+                         ("POST", "/api/v1/alerts/1234/themes")):  # fmt: skip
         for auth in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic Zm9vOmJhcg=="},
                      {"Authorization": f"Bearer {BEARER}x"}, {"Cookie": "pronto_session=a.b"}):  # fmt: skip
             status, _ = request(method, open_url + path, b"{}" if method == "POST" else None,
