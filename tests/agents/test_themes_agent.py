@@ -81,7 +81,20 @@ async def test_the_page_names_the_theme_and_each_feedback_counts_once(ctx: Pront
         {"location": "bus-42", "theme": "punctuality", "sentiment": "negative"},
     )
     assert sample == 1.0
-    assert ctx.themes.top_themes("bus-42") == ("punctuality",)  # what a trend notice names
+    assert ctx.themes.top_themes("bus-42") == ("punctuality",)
+
+
+async def test_a_drift_notice_names_the_top_negative_theme_of_the_last_hour(ctx: Pronto) -> None:
+    install(ctx)
+    drift = {"schema": 1, "type": "drift", "location_id": "bus-42", "at": time.time(),
+             "before": 0.8, "after": 0.4, "n": 40}  # fmt: skip
+    async with agent(ctx, "alert_desk").test_context() as a:
+        for i in range(3):
+            await a.put(key=b"bus-42", value=scored(f"f{i}", 9, "llego tarde", "negative"))
+        await a.put(key=b"bus-42", value=scored("g", 9, "sucio", "negative"))
+        await a.put(key=b"bus-42", value=json.dumps(drift).encode())
+    (notice,) = [m for m in ctx.topics["outbox"].values() if m["kind"] == "manager"]  # type: ignore[attr-defined]
+    assert "mas quejas: puntualidad" in notice["body"], notice["body"]
 
 
 async def test_a_console_correction_is_learned_at_once_and_kept_for_the_location(
