@@ -21,7 +21,7 @@ def test_the_labelled_set_is_large_bilingual_and_covers_every_kind() -> None:
     assert len(rows) >= 360
     assert {r.lang for r in rows} == {"es", "en"}
     assert {r.kind for r in rows} == set(TAXONOMY)
-    assert {r.split for r in rows} == {"dev", "test"}
+    assert {"dev", "test"} <= {r.split for r in rows}
     assert len([r for r in rows if r.split == "test"]) >= len(rows) // 4
     assert any(not r.themes for r in rows) and any(len(r.themes) >= 3 for r in rows)
     for kind, ids in TAXONOMY.items():  # every theme has examples
