@@ -85,7 +85,7 @@ class Console:
     def choices(self, who: Session) -> dict[str, tuple[str, ...]]:
         """location -> the themes a supervisor can pick for its alerts."""
         return {
-            loc.id: choices(loc.kind, getattr(loc, "themes", {}))
+            loc.id: choices(loc.kind, loc.themes)
             for loc in self.ctx.venues.locations
             if loc.id in who.locations
         }

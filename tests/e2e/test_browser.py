@@ -196,9 +196,9 @@ def test_phone_form_to_console_ack_and_resolve_reach_the_customer(
     # venue's top themes of the last hour list it.
     assert "food" in card.locator(".themes-list").inner_text()
     card.locator(".themes-edit summary").click()
-    card.locator("input[name=theme][value=wait]").check()
+    card.locator("input[name=theme][value=noise]").check()
     card.locator("button.btn-themes").click()
-    console.locator(f"#alert-{alert_ref} .themes-list", has_text="waiting").wait_for(timeout=10_000)
+    console.locator(f"#alert-{alert_ref} .themes-list", has_text="noise").wait_for(timeout=10_000)
     console.locator(".loc-themes .theme-name", has_text="food").wait_for(timeout=20_000)
     console.screenshot(path=str(artifacts / "console-themes.png"), full_page=True)
 
