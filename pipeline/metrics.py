@@ -1,7 +1,8 @@
 """Every Prometheus metric, declared once, on a registry that the caller injects.
 
 Names: the `pronto_` prefix, base units (seconds, ratio), `_total` on counters. Labels come only
-from bounded sets: location (the venues file, plus `unknown`), window, channel, reason, outcome.
+from bounded sets: location (the venues file, plus `unknown`), window, channel, reason, outcome,
+theme (the venue kind's taxonomy and the venues file's own ids, never free text) and sentiment.
 Never a phone number or a customer id.
 """
 
