@@ -39,6 +39,7 @@ class TableBook:
         self.index = index
         self.known_refs = known_refs
         self.latest: dict[str, tuple[float, str]] = {}  # location -> (paged at, ref)
+        self.themes: themes_stage.Themes | None = None  # the counts a trend notice reads
 
     def alert(self, ref: str) -> lc.Alert | None:
         d = self.alerts.get(ref)
@@ -73,8 +74,6 @@ class TableBook:
 
     def top_themes(self, location_id: str) -> tuple[str, ...]:
         return self.themes.top_themes(location_id) if self.themes else ()
-
-    themes: themes_stage.Themes | None = None
 
 
 def observe(ctx: Pronto, ev: dict[str, Any]) -> None:
