@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "eval-sentiment":
         return cmd_eval(argv[1:])
+    if argv and argv[0] == "eval-complaints":
+        from pipeline.devtools.eval_complaints import main as eval_complaints
+
+        return eval_complaints(argv[1:])
     if argv and argv[0] in ("simulate", "demo", "bench"):
         import importlib
 
@@ -82,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
                         "all); default: each stage group in a supervised process of its own")  # fmt: skip
     w.set_defaults(func=cmd_worker)
     for name, text in (("simulate", "realistic feedback at a rate"), ("demo", "three live venues"),
-                       ("bench", "the benchmark"), ("eval-sentiment", "evaluate the sentiment model")):  # fmt: skip
+                       ("bench", "the benchmark"), ("eval-sentiment", "evaluate the sentiment model"),
+                       ("eval-complaints", "precision/recall of complaint detection")):  # fmt: skip
         sub.add_parser(name, help=text)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
