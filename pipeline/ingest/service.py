@@ -26,7 +26,8 @@ logger = logging.getLogger(__name__)
 
 class Stored(NamedTuple):
     """What `Ingest.store` did: the customer's reference, and whether ingest triaged the
-    feedback as a complaint (it went to `feedback.urgent` too)."""
+    feedback as a complaint (it went to `feedback.urgent` too). A score and text that
+    disagree go to `feedback.urgent` as well, to ask the customer, but are no complaint yet."""
 
     ref: str
     complaint: bool
