@@ -158,7 +158,11 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
         description="Precision, recall and F1 of the theme tagger on a labelled TSV.",
     )
     parser.add_argument("file", help="TSV with columns kind, lang, text, themes[, split]")
-    parser.add_argument("--split", default="all", help="a split of the file (dev, test, fresh, final) or all (default)")
+    parser.add_argument(
+        "--split",
+        default="all",
+        help="a split of the file (dev, test, fresh, final) or all (default)",
+    )
     parser.add_argument("--passes", type=int, default=5, help="timing passes (default 5)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--venue-demo", action="store_true",
