@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pipeline.themes.phrases import compile_phrase
+from pipeline.themes.taxonomy import MAX_CUSTOM_THEMES, valid_theme_id
+
 logger = logging.getLogger(__name__)
 
 Scale = Literal["nps10", "csat5"]
@@ -58,6 +61,9 @@ class Location:
     trend_csat_threshold: float = 0.6  # rolling CSAT below this, with enough answers, is a trend
     trend_min_answers: int = 20
     reply_text: dict[str, str] = field(default_factory=dict)  # lang -> acknowledgement template
+    # The venue's own themes: id -> phrases (pipeline/themes/phrases.py has the syntax). An id
+    # of the kind's taxonomy adds phrases to that theme.
+    themes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     supervisors: tuple[Supervisor, ...] = ()
     escalation: Escalation = field(default_factory=lambda: Escalation((), ""))
 
@@ -122,6 +128,37 @@ def _supervisor(d: dict[str, Any], where: str) -> Supervisor:
     )
 
 
+def _themes(raw: Any, where: str) -> dict[str, tuple[str, ...]]:
+    """The `[locations.themes]` table: theme id -> a non-empty list of phrases.
+
+    >>> _themes({"accessibility": ["rampa", "silla de ruedas"]}, "locations[0]")
+    {'accessibility': ('rampa', 'silla de ruedas')}
+    >>> _themes({"Cibeles": ["no para"]}, "locations[0]")
+    Traceback (most recent call last):
+    ...
+    pipeline.config.ConfigError: locations[0].themes: theme id 'Cibeles' must match [a-z][a-z0-9_]{1,30}
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}.themes: a table of theme id = [phrases]")
+    if len(raw) > MAX_CUSTOM_THEMES:
+        raise ConfigError(f"{where}.themes: at most {MAX_CUSTOM_THEMES} themes, got {len(raw)}")
+    out: dict[str, tuple[str, ...]] = {}
+    for tid, phrases in raw.items():
+        if not valid_theme_id(str(tid)):
+            raise ConfigError(f"{where}.themes: theme id {tid!r} must match [a-z][a-z0-9_]{{1,30}}")
+        if not isinstance(phrases, list) or not phrases:
+            raise ConfigError(f"{where}.themes.{tid}: a non-empty list of phrases")
+        for phrase in phrases:
+            if not isinstance(phrase, str) or not phrase.strip():
+                raise ConfigError(f"{where}.themes.{tid}: phrases are non-empty strings")
+            try:
+                compile_phrase(tid, phrase)
+            except ValueError as e:
+                raise ConfigError(f"{where}.themes.{tid}: {e}") from e
+        out[str(tid)] = tuple(phrases)
+    return out
+
+
 def _location(d: dict[str, Any], i: int, ack_override: float | None) -> Location:
     where = f"locations[{i}]"
     loc_id = str(_req(d, "id", where))
@@ -165,6 +202,7 @@ def _location(d: dict[str, Any], i: int, ack_override: float | None) -> Location
         trend_csat_threshold=float(d.get("trend_csat_threshold", 0.6)),
         trend_min_answers=int(d.get("trend_min_answers", 20)),
         reply_text={str(k): str(v) for k, v in d.get("reply_text", {}).items()},
+        themes=_themes(d.get("themes", {}), where),
         supervisors=sups,
         escalation=Escalation(chain, manager, str(esc.get("fallback", manager))),
     )
