@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "eval-sentiment":
         return cmd_eval(argv[1:])
+    if argv and argv[0] == "eval-complaints":
+        from pipeline.devtools.eval_complaints import main as eval_complaints
+
+        return eval_complaints(argv[1:])
     if argv and argv[0] == "eval-themes":
         return cmd_eval_themes(argv[1:])
     if argv and argv[0] in ("simulate", "demo", "bench"):
@@ -91,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     w.set_defaults(func=cmd_worker)
     for name, text in (("simulate", "realistic feedback at a rate"), ("demo", "three live venues"),
                        ("bench", "the benchmark"), ("eval-sentiment", "evaluate the sentiment model"),
+                       ("eval-complaints", "precision/recall of complaint detection"),
                        ("eval-themes", "evaluate the theme tagger")):  # fmt: skip
         sub.add_parser(name, help=text)
     args = parser.parse_args(argv)

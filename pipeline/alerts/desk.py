@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from pipeline.alerts import confirm, messages, roster
 from pipeline.alerts import lifecycle as lc
-from pipeline.alerts import messages, roster
+from pipeline.alerts.conflict import Conflict, judge
 from pipeline.alerts.replies import parse_follow_up
 from pipeline.alerts.rules import Decision, evaluate_feedback, evaluate_trend
 from pipeline.config import Location, Supervisor
@@ -139,9 +140,16 @@ def _page(out: Outputs, alert: lc.Alert, loc: Location, sup: Supervisor, now: fl
 
 def _open(book: Book, loc: Location, key: str, decision: Decision, sf: ScoredFeedback | None,
           now: float, themes: tuple[str, ...] = ()) -> Outputs:  # fmt: skip
-    out = Outputs()
     if decision.for_manager and not themes:
         themes = book.top_themes(loc.id)
+    alert, events = _new_alert(book, loc, key, decision, sf, now, themes)
+    return _page_new(book, loc, key, decision, sf, alert, events, now)
+
+
+def _new_alert(book: Book, loc: Location, key: str, decision: Decision,
+               sf: ScoredFeedback | None, now: float,
+               themes: tuple[str, ...] = ()) -> lc.Result:  # fmt: skip
+    """A new alert in state `opened` about `themes`, its reference derived from the feedback."""
     fb = sf.fb if sf else None
     seed = fb.id if fb else f"{key}@{int(now)}"
     # A redelivered feedback whose first processing already opened (and published) an alert
@@ -157,6 +165,15 @@ def _open(book: Book, loc: Location, key: str, decision: Decision, sf: ScoredFee
     )  # fmt: skip
     if fb is not None:
         alert = dataclasses.replace(alert, feedback_ref=str(fb.meta.get("ref", "")))
+    return alert, events
+
+
+def _page_new(book: Book, loc: Location, key: str, decision: Decision, sf: ScoredFeedback | None,
+              alert: lc.Alert, events: list[lc.Event], now: float) -> Outputs:  # fmt: skip
+    """Page the first person for a new (`opened`) alert, or fold it into a burst."""
+    out = Outputs()
+    fb = sf.fb if sf else None
+    ref = alert.ref
     if decision.for_manager:
         sup = loc.supervisor(loc.escalation.manager)
         fallback = False
@@ -232,7 +249,10 @@ def _on_customer(book: Book, loc: Location, sf: ScoredFeedback, now: float,
     key = customer_key(loc.id, fb.customer_ref, fb.id)
     ref = book.open_ref(key)
     alert = book.alert(ref) if ref else None
-    decision = evaluate_feedback(loc, fb.score, fb.scale, fb.text, sf.sentiment_negative)
+    if alert is not None and alert.state == lc.State.CONFIRMING:
+        return _answer_conflict(book, loc, key, alert, sf, now, themes)
+    conflict = Conflict.from_meta(fb.meta)
+    decision, ask = judge(loc, fb.score, fb.scale, fb.text, sf.sentiment_negative, conflict)
     if alert is not None and alert.state == lc.State.RESOLVED:
         answer = parse_follow_up(fb.text) if fb.text else None
         recovered = (
@@ -259,9 +279,76 @@ def _on_customer(book: Book, loc: Location, sf: ScoredFeedback, now: float,
                                     urgent=bool(decision and decision.urgent),
                                     themes=themes)  # fmt: skip
             _emit(out, alert, events)
+    elif decision is not None and ask and conflict is not None:
+        out.merge(_ask_customer(book, loc, key, decision, sf, conflict, now, themes))
     elif decision is not None and fb.customer_ref is not None:
         out.merge(_open(book, loc, key, decision, sf, now, themes))
     return out
+
+
+# Conflicts: a score and text that disagree ask the customer before anyone is paged (`confirm`).
+
+
+def _ask_customer(book: Book, loc: Location, key: str, decision: Decision, sf: ScoredFeedback,
+                  conflict: Conflict, now: float, themes: tuple[str, ...] = ()) -> Outputs:  # fmt: skip
+    """Open the alert in `confirming` and ask the customer once; without a number to ask,
+    the text wins at once (no page), as it would after an unanswered question."""
+    out = Outputs()
+    alert, events = _new_alert(book, loc, key, decision, sf, now, themes)
+    alert, more = confirm.ask(alert, conflict, now)
+    events += more
+    if _can_answer(alert):
+        _customer_message(out, alert, 0, confirm.question_text(alert, conflict, loc), now,
+                          kind_code="q")  # fmt: skip
+        out.index[key] = alert.ref
+    else:
+        alert, more = confirm.settle(alert, False, "no number to ask", now)
+        events += more
+    _emit(out, alert, events, feedback_ref=str(sf.fb.meta.get("ref", "")))
+    if alert.state == lc.State.DISMISSED:
+        out.alerts[alert.ref] = None
+    return out
+
+
+def _answer_conflict(book: Book, loc: Location, key: str, alert: lc.Alert, sf: ScoredFeedback,
+                     now: float, themes: tuple[str, ...] = ()) -> Outputs:  # fmt: skip
+    """The customer's next message answers the question, taken at face value: a complaint
+    pages now (the answer's own words and score go on the page), anything else dismisses."""
+    out = Outputs()
+    fb = sf.fb
+    decision, _ = judge(loc, fb.score, fb.scale, fb.text, sf.sentiment_negative,
+                        Conflict.from_meta(fb.meta))  # fmt: skip
+    said = f"{fb.score}/{10 if fb.scale == 'nps10' else 5}" if fb.score is not None else "text"
+    if decision is None:
+        alert, events = confirm.settle(alert, False, f"answer {said}", now)
+        _emit(out, alert, events)
+        out.alerts[alert.ref] = None
+        out.index[key] = None
+        return out
+    alert, events = confirm.settle(alert, True, f"answer {said}: {decision.detail}", now)
+    alert, more = lc.join(alert, fb.id, fb.text, now, score=fb.score, scale=fb.scale,
+                          p_negative=sf.sentiment_negative, urgent=decision.urgent,
+                          themes=themes)  # fmt: skip
+    alert = dataclasses.replace(alert, reason=str(decision.reason))
+    out.merge(_page_new(book, loc, key, decision, sf, alert, events + more, now))
+    return out
+
+
+def _conflict_timeout(alert: lc.Alert, loc: Location, now: float) -> Outputs:
+    """No answer in time: the text was clearly happy, so nobody is paged."""
+    out = Outputs()
+    if now < confirm.deadline(alert):
+        return out
+    waited = int(confirm.CONFIRM_TIMEOUT_S)
+    alert, events = confirm.settle(alert, False, f"no answer in {waited} s", now)
+    _emit(out, alert, events)
+    out.alerts[alert.ref] = None
+    out.index[customer_key(loc.id, alert.customer_ref, alert.feedback_ids[0])] = None
+    return out
+
+
+def _can_answer(alert: lc.Alert) -> bool:
+    return bool(alert.contact) and alert.channel in ("sms", "whatsapp", "web", "api", "kiosk")
 
 
 def on_drift(book: Book, loc: Location, detail: str, now: float) -> Outputs:
@@ -272,9 +359,11 @@ def on_drift(book: Book, loc: Location, detail: str, now: float) -> Outputs:
     return _open(book, loc, trend_key(loc.id), decision, None, now)
 
 
-def _customer_message(out: Outputs, alert: lc.Alert, level: int, body: str, now: float) -> None:
+def _customer_message(out: Outputs, alert: lc.Alert, level: int, body: str, now: float,
+                      kind_code: str = "") -> None:  # fmt: skip
     if alert.contact and alert.channel in ("sms", "whatsapp", "web", "api", "kiosk"):
-        _message(out, alert, "customer", level, body, contact=alert.contact, now=now)
+        _message(out, alert, "customer", level, body, contact=alert.contact, now=now,
+                 kind_code=kind_code)  # fmt: skip
 
 
 def on_command(book: Book, loc: Location, cmd: dict[str, Any], now: float) -> Outputs:
@@ -363,6 +452,8 @@ def _group_page(book: Book, leader: lc.Alert, loc: Location, now: float) -> Outp
 
 def _timers(book: Book, alert: lc.Alert, loc: Location, now: float, *, force_escalate: bool = False,
             page_id: str = "") -> Outputs:  # fmt: skip
+    if alert.state == lc.State.CONFIRMING:
+        return _conflict_timeout(alert, loc, now)
     out = Outputs()
     dues = _dues(alert, loc, now)
     top = top_level(loc, now)
@@ -406,6 +497,8 @@ def _timers(book: Book, alert: lc.Alert, loc: Location, now: float, *, force_esc
 
 def due_now(alert: lc.Alert, loc: Location, now: float) -> bool:
     """Whether the timer should send this alert a tick now."""
+    if alert.state == lc.State.CONFIRMING:
+        return now >= confirm.deadline(alert)
     return bool(_dues(alert, loc, now)) or _group_due(alert, now)
 
 
@@ -414,6 +507,8 @@ def next_check_at(alert: lc.Alert, loc: Location) -> float:
     only at the alerts whose moment has come instead of every alert every second."""
     if alert.state in lc.TERMINAL_STATES:
         return float("inf")
+    if alert.state == lc.State.CONFIRMING:
+        return confirm.deadline(alert)
     if alert.state == lc.State.RESOLVED:
         return (alert.resolved_at or alert.opened_at) + FOLLOW_UP_TIMEOUT_S
     moments = [alert.opened_at + EXPIRE_AFTER_S]

@@ -7,6 +7,7 @@ opened -> paged -> acknowledged -> resolved -> followed_up (recovered | not_reco
           escalated
 any open state -> expired      (open too long, or the customer never answered the follow-up)
 any open state -> dismissed    (a supervisor said "NC": not a complaint)
+opened -> confirming -> opened | dismissed   (a score and text that disagree: see `confirm`)
 ```
 
 Every transition is a pure function `f(alert, ..., now) -> (new_alert, events)`; an invalid one
@@ -36,6 +37,7 @@ class State(StrEnum):
     FOLLOWED_UP = "followed_up"
     EXPIRED = "expired"
     DISMISSED = "dismissed"
+    CONFIRMING = "confirming"  # the customer is asked which they meant (`confirm`): no page yet
 
 
 class Outcome(StrEnum):

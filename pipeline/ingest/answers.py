@@ -12,12 +12,14 @@ _STATE_ES = {
     "escalated": "avisado el siguiente responsable", "acknowledged": "alguien va de camino",
     "resolved": "resuelta, esperando su valoración", "followed_up": "cerrada",
     "expired": "cerrada sin respuesta", "dismissed": "cerrada",
+    "confirming": "esperando su respuesta a nuestra pregunta",
 }  # fmt: skip
 _STATE_EN = {
     "opened": "received, telling the person on duty", "paged": "the person on duty has been told",
     "escalated": "the next person on duty has been told", "acknowledged": "someone is on the way",
     "resolved": "resolved, waiting for your rating", "followed_up": "closed",
     "expired": "closed without an answer", "dismissed": "closed",
+    "confirming": "waiting for your answer to our question",
 }  # fmt: skip
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from pipeline.config import UNKNOWN_LOCATION, Location
 from pipeline.ingest.publish import KafkaUnavailable, publish
 from pipeline.ingest.ratelimit import RateLimiter
-from pipeline.ingest.triage import urgent_copy
+from pipeline.ingest.triage import annotate, asks_first, urgent_copy
 from pipeline.records import Feedback, ScoredFeedback
 
 if TYPE_CHECKING:
@@ -26,7 +26,8 @@ logger = logging.getLogger(__name__)
 
 class Stored(NamedTuple):
     """What `Ingest.store` did: the customer's reference, and whether ingest triaged the
-    feedback as a complaint (it went to `feedback.urgent` too)."""
+    feedback as a complaint (it went to `feedback.urgent` too). A score and text that
+    disagree go to `feedback.urgent` as well, to ask the customer, but are no complaint yet."""
 
     ref: str
     complaint: bool
@@ -93,7 +94,9 @@ class Ingest:
             return await asyncio.shield(pending)
         fut: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
         self._inflight[fb.id] = fut
-        urgent = urgent_copy(self.ctx.venues.by_id(fb.location_id), fb, self.ctx.model, time.time())
+        loc = self.ctx.venues.by_id(fb.location_id)
+        fb = annotate(loc, fb, self.ctx.model)  # a score and text that disagree: see triage
+        urgent = urgent_copy(loc, fb, self.ctx.model, time.time())
         try:
             timeout = self.ctx.settings.ingest_timeout_s
             to_raw = publish(self.ctx.topic("raw"), fb.location_id, fb.to_json(), timeout)
@@ -108,7 +111,7 @@ class Ingest:
             raise
         finally:
             self._inflight.pop(fb.id, None)
-        stored = Stored(ref, urgent is not None)
+        stored = Stored(ref, urgent is not None and not asks_first(fb))
         fut.set_result(stored)
         self._done[fb.id] = stored
         if len(self._done) > 100_000:

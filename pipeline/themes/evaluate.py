@@ -1,4 +1,4 @@
-"""Theme quality on a labelled TSV: `pronto eval-themes FILE [--split dev|test|all]`.
+"""Theme quality on a labelled TSV: `pronto eval-themes FILE [--split NAME|all]`.
 
 Each message is tagged by a fresh `ThemeTagger` (the lexicon only, as after a fresh install).
 Per theme id (pooled over venue kinds, as the metrics are): precision, recall, support; then
@@ -152,13 +152,17 @@ def render(path: str, result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> int:
-    """`pronto eval-themes FILE [--split dev|test|all] [--json] [--venue-demo]`."""
+    """`pronto eval-themes FILE [--split NAME|all] [--json] [--venue-demo]`."""
     parser = argparse.ArgumentParser(
         prog="pronto eval-themes",
         description="Precision, recall and F1 of the theme tagger on a labelled TSV.",
     )
     parser.add_argument("file", help="TSV with columns kind, lang, text, themes[, split]")
-    parser.add_argument("--split", default="all", help="dev, test or all (default all)")
+    parser.add_argument(
+        "--split",
+        default="all",
+        help="a split of the file (dev, test, fresh, final) or all (default)",
+    )
     parser.add_argument("--passes", type=int, default=5, help="timing passes (default 5)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--venue-demo", action="store_true",

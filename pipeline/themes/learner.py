@@ -3,8 +3,8 @@
 Pure. A supervisor's correction says "these are the themes of this text". Three things are
 learned from it:
 
-- the exact text (normalised) and its themes, so the same message is tagged as corrected at
-  once;
+- the exact text (normalised, kept as a digest) and its themes, so the same message is
+  tagged as corrected at once;
 - for each feature of the text (a stemmed content word, or two adjacent words), how many
   corrected messages had it and how many of those had each theme. A feature names a theme
   once it was seen with it in `MIN_SUPPORT` messages or more and its precision
@@ -22,6 +22,7 @@ bounded: at most `MAX_FEATURES` features (the least used go first) and `MAX_EXAC
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 from collections.abc import Iterable
@@ -72,13 +73,22 @@ def features(toks: Iterable[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def text_key(toks: tuple[str, ...]) -> str:
+    """A short digest of a normalised text: the learned state keeps no customer's words whole.
+
+    >>> text_key(("no", "para")) == text_key(("no", "para")) != text_key(("no", "paro"))
+    True
+    """
+    return hashlib.blake2b(" ".join(toks).encode(), digest_size=8).hexdigest()
+
+
 @dataclass
 class LocationModel:
     """The learned theme state of one location (see the module docstring)."""
 
     feats: dict[str, list[Any]] = field(default_factory=dict)  # f -> [n, last_seen, {theme: c}]
     phrases: dict[str, list[int]] = field(default_factory=dict)  # phrase key -> [fired, kept]
-    exact: dict[str, list[str]] = field(default_factory=dict)  # normalised text -> themes
+    exact: dict[str, list[str]] = field(default_factory=dict)  # text_key -> themes
     clock: int = 0
 
     def learn(self, toks: tuple[str, ...], themes: tuple[str, ...], fired: dict[str, str]) -> None:
@@ -86,7 +96,7 @@ class LocationModel:
         tagged it (key) to their theme."""
         self.clock += 1
         wanted = set(themes)
-        key = " ".join(toks)
+        key = text_key(toks)
         self.exact.pop(key, None)
         self.exact[key] = sorted(wanted)
         while len(self.exact) > MAX_EXACT:
@@ -111,7 +121,7 @@ class LocationModel:
 
     def remembered(self, toks: tuple[str, ...]) -> list[str] | None:
         """The themes a supervisor gave this exact text, if any."""
-        return self.exact.get(" ".join(toks))
+        return self.exact.get(text_key(toks))
 
     def predict(self, toks: tuple[str, ...]) -> dict[str, float]:
         """Themes that learned features name in `toks`, with the best feature's precision."""

@@ -105,13 +105,21 @@ class PhraseIndex:
         return index
 
     def match(self, toks: tuple[str, ...]) -> list[Phrase]:
-        """The phrases found in `toks`, each once, in order of first appearance.
+        """The phrases found in `toks`, each once, in order of first appearance. A phrase found
+        only inside a longer one is dropped: "front desk" is `staff`, not the `room`'s "desk".
 
         >>> idx = PhraseIndex.build([compile_phrase("wait", "tard*"),
         ...                          compile_phrase("food", "comida"), compile_phrase("x", "no")])
         >>> [p.theme for p in idx.match(tokens("Comidas frías y tardaron"))]
         ['food', 'wait']
+        >>> idx = PhraseIndex.build([compile_phrase("room", "desk"),
+        ...                          compile_phrase("staff", "front desk")])
+        >>> [p.theme for p in idx.match(tokens("the front desk, and the desk"))]
+        ['staff', 'room']
+        >>> [p.theme for p in idx.match(tokens("the front desk"))]
+        ['staff']
         """
+        spans: dict[str, list[tuple[int, int]]] = {}
         found: dict[str, Phrase] = {}
         n = len(toks)
         for i, tok in enumerate(toks):
@@ -123,20 +131,30 @@ class PhraseIndex:
                 if more:
                     cands = cands + more
             for p in cands:
-                if p.key not in found and _rest_matches(p.steps, toks, i + 1, n):
-                    found[p.key] = p
-        return list(found.values())
+                end = _match_end(p.steps, toks, i + 1, n)
+                if end:
+                    found.setdefault(p.key, p)
+                    spans.setdefault(p.key, []).append((i, end))
+        if len(found) < 2:
+            return list(found.values())
+        every = [span for key in found for span in spans[key]]
+        return [p for key, p in found.items() if not all(_inside(s, every) for s in spans[key])]
 
 
-def _rest_matches(
-    steps: tuple[tuple[str, str], ...], toks: tuple[str, ...], j: int, n: int
-) -> bool:
+def _inside(span: tuple[int, int], others: list[tuple[int, int]]) -> bool:
+    """True when a strictly longer span of `others` covers `span`."""
+    a, b = span
+    return any(c <= a and b <= d and d - c > b - a for c, d in others)
+
+
+def _match_end(steps: tuple[tuple[str, str], ...], toks: tuple[str, ...], j: int, n: int) -> int:
+    """Where the phrase whose first step matched at `j - 1` ends (exclusive), or 0."""
     for kind, value in steps[1:]:
         if kind in (NOT_EXACT, NOT_PREFIX):
             if j < n and _step_matches(kind, value, toks[j]):
-                return False
+                return 0
             continue
         if j >= n or not _step_matches(kind, value, toks[j]):
-            return False
+            return 0
         j += 1
-    return True
+    return j

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import random
+import statistics
+import time
 from typing import Any
 
 from pipeline.themes.evaluate import score
@@ -130,10 +132,18 @@ def run_demo(seed: int = 16) -> dict[str, Any]:
         steps.append({"corrections": checkpoint, VENUE: _measure(tagger, test, VENUE),
                       OTHER: _measure(tagger, test, OTHER)})  # fmt: skip
     exact = all(tagger.tag(t, kind=KIND, location_id=VENUE) == g for t, g in train)
+    clock = time.perf_counter_ns
+    samples = []
+    for _ in range(5):
+        for text, _gold in test:
+            t0 = clock()
+            tagger.tag(text, kind=KIND, location_id=VENUE)
+            samples.append((clock() - t0) / 1000)
     return {"seed": seed, "train": len(train), "held_out": len(test),
             "held_out_phrase": sum(1 for _, g in test if g == (THEME,)),
             "steps": steps, "corrected_texts_exact": exact,
-            "learned_features": len(tagger.vocab(VENUE)["features"])}  # fmt: skip
+            "learned_features": len(tagger.vocab(VENUE)["features"]),
+            "us_median_taught": round(statistics.median(samples), 1)}  # fmt: skip
 
 
 def render_demo(demo: dict[str, Any]) -> str:
@@ -150,5 +160,6 @@ def render_demo(demo: dict[str, Any]) -> str:
         lines.append(f"{s['corrections']:>11}  {a['recall']:>26.3f}{a['precision']:>11.3f}"
                      f"{a['micro_f1']:>10.3f}  {b['recall']:>14.3f}{b['micro_f1']:>10.3f}")  # fmt: skip
     lines.append(f"every corrected text tags exactly as corrected: {demo['corrected_texts_exact']}; "
-                 f"learned features at {VENUE}: {demo['learned_features']}")  # fmt: skip
+                 f"learned features at {VENUE}: {demo['learned_features']}; tag() there "
+                 f"{demo['us_median_taught']} µs/message median")  # fmt: skip
     return "\n".join(lines)

@@ -31,7 +31,7 @@ PUBLIC_FIELDS = (
 STATE_LABELS = {
     "opened": "New", "paged": "Paged", "escalated": "Escalated", "acknowledged": "Acknowledged",
     "dismissed": "Not a complaint", "resolved": "Resolved", "followed_up": "Followed up",
-    "expired": "Expired",
+    "expired": "Expired", "confirming": "Asking the customer",
 }  # fmt: skip
 URGENT_BADGE = '<span class="badge urgent">Urgent</span>'
 ACTIONS = (("ack", "Ack"), ("resolve", "Resolve"), ("not-complaint", "Not a complaint"))

@@ -22,7 +22,8 @@ def test_the_labelled_set_is_large_bilingual_and_covers_every_kind() -> None:
     assert {r.lang for r in rows} == {"es", "en"}
     assert {r.kind for r in rows} == set(TAXONOMY)
     assert {"dev", "test"} <= {r.split for r in rows}
-    assert len([r for r in rows if r.split == "test"]) >= len(rows) // 4
+    held_out = [r for r in rows if r.split in ("test", "final")]
+    assert len(held_out) >= len(rows) // 3
     assert any(not r.themes for r in rows) and any(len(r.themes) >= 3 for r in rows)
     for kind, ids in TAXONOMY.items():  # every theme has examples
         assert set(ids) <= {t for r in rows if r.kind == kind for t in r.themes}
@@ -32,6 +33,11 @@ def test_micro_f1_on_the_held_out_split_from_a_fresh_install() -> None:
     result = evaluate(DATA, "test", passes=1)
     assert result["micro_f1"] >= 0.80
     assert result["n"] == len(read_rows(DATA, "test"))
+
+
+def test_no_regression_on_the_final_split() -> None:
+    # `final` was never tuned on; 0.800 when first scored. A guard, not a target.
+    assert evaluate(DATA, "final", passes=1)["micro_f1"] >= 0.78
 
 
 def test_score_counts_per_theme_and_micro_macro() -> None:
@@ -75,7 +81,17 @@ def test_corrections_teach_the_venue_phrase_and_leave_other_venues_alone() -> No
     assert by_n[50][VENUE]["recall"] >= 0.9 and by_n[50][VENUE]["precision"] >= 0.8
     assert all(s["bus-43"] == by_n[0]["bus-43"] for s in demo["steps"])
     assert demo["corrected_texts_exact"]
-    assert run_demo(16) == demo  # seeded
+    strip = {"us_median_taught"}  # a timing, not a result
+    again = run_demo(16)
+    assert {k: v for k, v in again.items() if k not in strip} == {
+        k: v for k, v in demo.items() if k not in strip
+    }  # seeded
+
+
+def test_cli_venue_demo_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(DATA), "--split", "test", "--passes", "1", "--venue-demo"]) == 0
+    out = capsys.readouterr().out
+    assert "Venue demo" in out and "bus-43 recall" in out
 
 
 def test_the_demo_s_held_out_texts_are_not_corrected_ones() -> None:
