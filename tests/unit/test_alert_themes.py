@@ -113,3 +113,18 @@ def test_a_grouped_page_names_the_themes_of_the_burst() -> None:
     body = grouped_page_text([a, b], BUS, Supervisor("Ana", "+3"), 40.0)
     assert body.startswith("2 quejas en Linea 42 (hace 40 s, tema: bus lleno, puntualidad):")
     assert segments(body)[0] == 1
+
+
+def test_a_conflict_keeps_its_themes_through_the_question_and_the_answer() -> None:
+    from pipeline.ingest.triage import annotate
+    from tests.unit.test_conflict import HAPPY, FakeModel, fb, sf_of
+
+    book, now = DictBook(), time.time()
+    first = annotate(BUS, fb("2, genial el conductor", 2), FakeModel(HAPPY))
+    book.apply(desk.on_feedback(book, BUS, sf_of(first), now, ("staff",)))
+    (alert,) = book.alerts.values()
+    assert alert.state == lc.State.CONFIRMING and alert.themes == ("staff",)
+    answer = annotate(BUS, fb("2, fatal y tarde", 2, fid="f2"), FakeModel({"negative": 0.9}))
+    out = desk.on_feedback(book, BUS, sf_of(answer, 0.95), now + 30, ("punctuality",))
+    (page,) = out.messages
+    assert "tema: puntualidad, personal" in page["body"]  # sorted by id
