@@ -139,6 +139,7 @@ class Recorder:
                 ctx.metrics.pages_failed.labels(item.channel, "opted_out").inc()
                 logger.info("not sent: the customer opted out", extra=item.extra)
                 self.sent[page_id] = "opted-out"
+                await self.undelivered(item)
                 await self.ack(item)
                 return None
         elif not self.throttle.allow(
@@ -179,12 +180,19 @@ class Recorder:
             logger.error("send failed after %d attempts: %s", outcome.attempts, error,
                          extra=item.extra)  # fmt: skip
             self.sent[page_id] = f"failed:{error[:100]}"
-            if msg["kind"] == "page":  # the alert escalates at once
-                failed = {"schema": 1, "type": "delivery_failed", "page_id": page_id,
-                          "ref": msg["ref"]}  # fmt: skip
-                key = msg["location_id"].encode()
-                await deliver(ctx.topic("commands"), key, json.dumps(failed).encode())
+            await self.undelivered(item)
         await self.ack(item)
+
+    async def undelivered(self, item: Outgoing) -> None:
+        """Tell the desk when a page or the customer's one question did not go out: a page
+        escalates at once, an unasked question is settled (other customer messages need
+        nothing more)."""
+        msg = item.msg
+        if msg["kind"] == "page" or (msg["kind"] == "customer" and item.page_id.endswith("-q0")):
+            failed = {"schema": 1, "type": "delivery_failed", "page_id": item.page_id,
+                      "ref": msg["ref"]}  # fmt: skip
+            key = msg["location_id"].encode()
+            await deliver(self.ctx.topic("commands"), key, json.dumps(failed).encode())
 
 
 def register(ctx: Pronto) -> None:

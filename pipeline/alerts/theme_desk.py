@@ -51,7 +51,7 @@ def on_set_themes(book: desk.Book, loc: Location, cmd: dict[str, Any], now: floa
     before = alert.themes
     alert, events = lc.set_themes(alert, after, by, now)
     if events:
-        desk._emit(out, alert, events, before=list(before), after=list(after), by=by,
+        desk.emit(out, alert, events, before=list(before), after=list(after), by=by,
                    channel=cmd.get("channel", ""), **learnable(alert))  # fmt: skip
     return out
 

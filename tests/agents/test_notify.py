@@ -187,3 +187,22 @@ async def test_a_record_from_an_older_generation_is_not_sent_nor_acknowledged(
         await asyncio.sleep(0.05)
     assert not busy.message.acked  # sent and recorded, but left to the new generation
     assert [p.page_id for p in sender.pages] == ["P1-p0"]
+
+
+async def test_an_unsendable_question_tells_the_desk_and_other_customer_messages_do_not(
+    tmp_path: Any,
+) -> None:
+    """The customer's one question (`-q0`) to an opted-out customer, or one that fails for
+    good, settles its conflict at once; any other customer message needs nothing more."""
+    sender = RecordingSender(statuses=[400])
+    ctx = make_ctx(tmp_path, sender)
+    ctx.optouts.state[ctx.privacy.customer_ref("+34600111222")] = True
+    async with notify_agent(ctx).test_context() as a:
+        question = await a.put(key=b"bus-42", value=outbox("P9-q0", "customer"))
+        other = await a.put(key=b"bus-42", value=outbox("P9-c1", "customer"))
+        await until(lambda: question.message.acked and other.message.acked)
+    assert sender.attempts == []
+    assert [(c["type"], c["page_id"]) for c in topic(ctx, "commands")] == [
+        ("delivery_failed", "P9-q0")
+    ]
+    assert ctx.tables["sent_pages"]["P9-q0"] == "opted-out"

@@ -157,6 +157,21 @@ def test_no_answer_in_time_dismisses_without_a_page() -> None:
     assert "no answer" in out.events[0]["detail"] and not out.messages
 
 
+def test_an_undelivered_question_is_settled_at_once_without_a_page() -> None:
+    """The customer opted out, or the number fails: nobody can answer, so the alert does not
+    wait out the ten minutes (a failure of any other message changes nothing)."""
+    book, now = DictBook(), time.time()
+    (q,) = asked(book, now).messages
+    (alert,) = book.alerts.values()
+    other = {"type": "delivery_failed", "ref": alert.ref, "page_id": f"P{alert.ref}-c0"}
+    assert not desk.on_command(book, BUS, other, now + 5).events
+    failed = {"type": "delivery_failed", "ref": alert.ref, "page_id": q["page_id"]}
+    out = desk.on_command(book, BUS, failed, now + 5)
+    assert [e["event"] for e in out.events] == ["conflict_resolved", "dismissed"]
+    assert out.events[0]["detail"] == "dismissed: the question was not delivered"
+    assert not out.messages
+
+
 def test_safety_pages_at_once_even_with_a_question_pending() -> None:
     book, now = DictBook(), time.time()
     asked(book, now)
