@@ -78,8 +78,11 @@ def test_corrections_teach_the_venue_phrase_and_leave_other_venues_alone() -> No
     demo = run_demo(16)
     by_n = {s["corrections"]: s for s in demo["steps"]}
     assert by_n[0][VENUE]["recall"] == 0.0
-    assert by_n[10][VENUE]["recall"] >= 0.9
-    assert by_n[50][VENUE]["recall"] >= 0.9 and by_n[50][VENUE]["precision"] >= 0.8
+    assert by_n[10][VENUE]["recall"] >= 0.75
+    assert by_n[20][VENUE]["recall"] >= 0.85 and by_n[20][VENUE]["precision"] >= 0.95
+    # "bajé en Cibeles, ok" is not `punctuality`: the place name alone names no theme (it was
+    # 0.889 when the learner keyed on "Cibeles"); what is missed says "se salta Cibeles".
+    assert by_n[50][VENUE]["recall"] >= 0.9 and by_n[50][VENUE]["precision"] >= 0.95
     assert all(s["bus-43"] == by_n[0]["bus-43"] for s in demo["steps"])
     assert demo["corrected_texts_exact"]
     strip = {"us_median_taught"}  # a timing, not a result
