@@ -49,7 +49,7 @@ def test_theme_ids_add_the_location_s_own_and_unknown_kinds_have_none() -> None:
         ("el chofer frenaba de golpe", "bus", ("safety",)),  # the driver alone is weak
         ("el conductor se perdió", "bus", ("staff",)),
         ("la comida fría y tardaron una hora", "restaurant", ("food", "wait")),
-        ("Check-in took forever, room was tiny", "hotel", ("checkin",)),
+        ("Check-in took forever, room was tiny", "hotel", ("checkin", "room")),  # "tiny" is strong
         ("the check-in queue", "hotel", ("checkin",)),
         ("gracias!!", "hotel", ()),
         ("", "bus", ()),
