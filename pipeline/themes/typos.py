@@ -99,13 +99,16 @@ class TypoIndex:
         if found:
             return found.pop() if len(found) == 1 else None
         fixed: list[tuple[int, str]] = []
-        for n in (HEAD - 1, HEAD, HEAD + 1):
-            head = tok[:n]
-            for key in (head, *_deletes(head)):
-                for p in self.stems.get(key, ()):
-                    end = _stem_end(tok, p)
-                    if end:
-                        fixed.append((len(p), p + tok[end:]))
+        # Keys are six-letter heads and their five-letter deletions: a five-letter piece can
+        # only be a key itself, a seven-letter one only through its deletions.
+        six = tok[:HEAD]
+        for key in (tok[: HEAD - 1], six, *_deletes(six), *_deletes(tok[: HEAD + 1])):
+            if len(key) < HEAD - 1:
+                continue
+            for p in self.stems.get(key, ()):
+                end = _stem_end(tok, p)
+                if end:
+                    fixed.append((len(p), p + tok[end:]))
         return max(fixed)[1] if fixed else None  # the longest stem is the most specific
 
 
