@@ -36,9 +36,11 @@ def test_micro_f1_on_the_held_out_split_from_a_fresh_install() -> None:
     assert result["n"] == len(read_rows(DATA, "test"))
 
 
-def test_no_regression_on_the_final_split() -> None:
-    # `final` was never tuned on; 0.800 when first scored. A guard, not a target.
-    assert evaluate(DATA, "final", passes=1)["micro_f1"] >= 0.78
+@pytest.mark.parametrize(("split", "first_scored"), [("final", 0.800), ("final2", 0.915)])
+def test_no_regression_on_the_final_rounds(split: str, first_scored: float) -> None:
+    # Both were scored before anything was tuned on them (`first_scored`), then tuned on
+    # (tests/data/README.md): guards, not honest figures.
+    assert evaluate(DATA, split, passes=1)["micro_f1"] >= max(first_scored, 0.90)
 
 
 def test_score_counts_per_theme_and_micro_macro() -> None:
