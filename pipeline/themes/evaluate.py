@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
     parser.add_argument(
         "--split",
         default="all",
-        help="a split of the file (dev, test, fresh, final) or all (default)",
+        help="a split of the file (dev, test, fresh, final, final2) or all (default)",
     )
     parser.add_argument("--passes", type=int, default=5, help="timing passes (default 5)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

@@ -5,13 +5,17 @@ learned from it:
 
 - the exact text (normalised, kept as a digest) and its themes, so the same message is
   tagged as corrected at once;
-- for each feature of the text (a stemmed content word, or two adjacent words), how many
-  corrected messages had it and how many of those had each theme. A feature names a theme
-  once it was seen with it in `MIN_SUPPORT` messages or more and its precision
+- for each feature of the text (a stemmed content word, two adjacent words, or a negated
+  verb), how many corrected messages had it and how many of those had each theme. A feature
+  names a theme once it was seen with it in `MIN_SUPPORT` messages or more and its precision
   `count / (n + 1)` (one message of doubt) reaches `MIN_PRECISION`: "no para en Cibeles",
-  corrected to `punctuality` twice, tags the next "la 42 no paró en cibeles". Below
-  `CONFIDENT` it only tags messages where the lexicon found no theme: "Cibeles" is in every
-  one of those complaints, but also in "en Cibeles subió mucha gente", which is `crowding`;
+  corrected to `punctuality` twice, tags the next "la 42 tampoco paró en cibeles". Below
+  `CONFIDENT` it only tags messages where the lexicon found no theme;
+- a lone word (or a word beside an article: "en cibeles") needs negative evidence to be
+  scarce as well: corrections that confirm other themes count against it, and it names a
+  theme only if seen without it less than once per `SINGLE_ODDS` times with it. A place name
+  is in every complaint of its venue and in its other corrections too ("en Cibeles subió
+  mucha gente", `crowding`), so "bajé en Cibeles, ok" is not tagged; "no para" is a phrase;
 - for each lexicon phrase that fired, how often its theme was kept. A phrase that
   supervisors removed `SUPPRESS_MIN` times or more, and kept less than half of the time, is
   switched off at this location only.
@@ -38,6 +42,10 @@ MIN_SUPPORT = 2
 MIN_PRECISION = 0.6
 CONFIDENT = 0.9  # below it, a learned theme only fills in where the lexicon found nothing
 SUPPRESS_MIN = 2
+# A lone word (a place name, a line number) turns up in corrections of every theme at its
+# venue: it names a theme only when corrections show it without that theme at most once in
+# this many times with it ("Cibeles" in 40 `punctuality` and 10 other corrections does not).
+SINGLE_ODDS = 9
 STEM = 6  # a word's first six letters: plurals and most inflections of es + en fall together
 
 # Words that say nothing about a theme on their own (Spanish and English).
@@ -56,11 +64,38 @@ FUNCTION = frozenset(
 )
 
 
+# A negated verb is one feature whatever the negator, the clitics or auxiliaries between, and
+# the inflection: "ni para", "tampoco paró", "no ha parado", "sin parar" are all "!par".
+NEGATORS = frozenset(
+    "no ni tampoco nunca jamas sin not never didnt doesnt dont wont isnt wasnt without".split()  # noqa: SIM905
+)
+BETWEEN = frozenset(
+    "se me te le lo la nos les os ha han he has hemos habia habian even it has have had".split()  # noqa: SIM905
+)
+_SUFFIXES = ("iendo", "ieron", "ando", "aron", "ado", "ada", "ido", "ida", "aba", "ing", "ar",
+             "er", "ir", "an", "en", "ed", "a", "o", "e", "s")  # fmt: skip
+
+
+def stem(word: str) -> str:
+    """A light es + en stem: the longest known ending off, three letters kept at least.
+
+    >>> [stem(w) for w in ("para", "paro", "parado", "parar", "stopped", "wait")]
+    ['par', 'par', 'par', 'par', 'stopp', 'wait']
+    """
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
 def features(toks: Iterable[str]) -> tuple[str, ...]:
-    """The learning features of a token sequence: stemmed content words and word pairs.
+    """The learning features of a token sequence: stemmed content words, word pairs, and
+    negated verbs (`!` and the stem).
 
     >>> features(("la", "42", "no", "para", "en", "cibeles"))
-    ('cibele', 'no para', 'para en', 'en cibeles')
+    ('cibele', 'no para', 'para en', 'en cibeles', '!par')
+    >>> features(("tampoco", "ha", "parado"))[-1]
+    '!par'
     """
     seq = tuple(toks)
     out: dict[str, None] = {}
@@ -70,7 +105,47 @@ def features(toks: Iterable[str]) -> tuple[str, ...]:
     for a, b in itertools.pairwise(seq):
         if not (a in FUNCTION and b in FUNCTION) and not (a.isdigit() or b.isdigit()):
             out[f"{a} {b}"] = None
+    for i, t in enumerate(seq):
+        if t in NEGATORS:
+            j = i + 1
+            while j < len(seq) and j <= i + 2 and seq[j] in BETWEEN:
+                j += 1
+            if j < len(seq) and seq[j] not in NEGATORS and not seq[j].isdigit():
+                out["!" + stem(seq[j])] = None
     return tuple(out)
+
+
+def lone_word(feature: str) -> str | None:
+    """The one word a feature rests on, as a feature (its stem), or None for a real phrase. A
+    word beside an article or preposition says no more than the word: "en cibeles" is
+    "cibeles"; "para en" rests on "para", which is no feature of its own (a stopword).
+
+    >>> lone_word("no para"), lone_word("en cibeles"), lone_word("cibele"), lone_word("para en")
+    (None, 'cibele', 'cibele', 'para')
+    >>> lone_word("!par") is None
+    True
+    """
+    if feature.startswith("!"):
+        return None
+    a, _, b = feature.partition(" ")
+    if not b:
+        return a
+    if a in FUNCTION:
+        return b[:STEM]
+    if b in FUNCTION:
+        return a[:STEM]
+    return None
+
+
+def _names(rec: list[Any], theme: str, *, single: bool) -> float:
+    """The precision with which a feature's record names `theme`, or 0.0 when it does not."""
+    n, c = rec[0], rec[2].get(theme, 0)
+    precision = c / (n + 1)
+    if c < MIN_SUPPORT or precision < MIN_PRECISION:
+        return 0.0
+    if single and (n - c) * SINGLE_ODDS >= c:  # seen without the theme too often
+        return 0.0
+    return precision
 
 
 def text_key(toks: tuple[str, ...]) -> str:
@@ -130,10 +205,11 @@ class LocationModel:
             rec = self.feats.get(f)
             if rec is None:
                 continue
-            n = rec[0]
-            for theme, c in rec[2].items():
-                precision = c / (n + 1)
-                if c >= MIN_SUPPORT and precision >= MIN_PRECISION:
+            word = lone_word(f)
+            base = self.feats.get(word) if word and word != f else None
+            for theme in rec[2]:
+                precision = _names(rec, theme, single=word is not None)
+                if precision and (base is None or _names(base, theme, single=True)):
                     out[theme] = max(precision, out.get(theme, 0.0))
         return out
 

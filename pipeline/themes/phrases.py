@@ -20,10 +20,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from pipeline.themes.text import tokens
+from pipeline.themes.typos import MIN_WORD, TypoIndex
 
 logger = logging.getLogger(__name__)
 
 MIN_PREFIX = 3
+MAX_SPELLED = 20_000  # memo entries per index (a few MB at most), then it starts over
 
 # Step kinds: what one pattern position asks of the token there.
 EXACT, PREFIX, ANY, NOT_EXACT, NOT_PREFIX = "exact", "prefix", "any", "not_exact", "not_prefix"
@@ -90,10 +92,22 @@ class PhraseIndex:
     exact: dict[str, list[Phrase]] = field(default_factory=dict)
     prefix: dict[str, list[Phrase]] = field(default_factory=dict)
     prefix_lens: tuple[int, ...] = ()
+    words: frozenset[str] = frozenset()  # every exact word of every step, plurals included
+    stems: frozenset[str] = frozenset()  # every prefix of every step
+    stem_lens: tuple[int, ...] = ()
+    typos: TypoIndex = field(default_factory=TypoIndex)
+    spelled: dict[str, str] = field(default_factory=dict)  # a memo: feedback repeats its words
 
     @classmethod
     def build(cls, phrases: Iterable[Phrase]) -> PhraseIndex:
         index = cls()
+        phrases = tuple(phrases)
+        words = {v for p in phrases for k, v in p.steps if k == EXACT}
+        stems = {v for p in phrases for k, v in p.steps if k == PREFIX}
+        index.words = frozenset(w + end for w in words for end in ("", "s", "es"))
+        index.stems = frozenset(stems)
+        index.stem_lens = tuple(sorted({len(v) for v in stems}))
+        index.typos = TypoIndex.build(words, stems)
         for p in phrases:
             kind, value = p.steps[0]
             if kind == PREFIX:
@@ -119,6 +133,7 @@ class PhraseIndex:
         >>> [p.theme for p in idx.match(tokens("the front desk"))]
         ['staff']
         """
+        toks = tuple(self._spelled(t) for t in toks)
         spans: dict[str, list[tuple[int, int]]] = {}
         found: dict[str, Phrase] = {}
         n = len(toks)
@@ -139,6 +154,27 @@ class PhraseIndex:
             return list(found.values())
         every = [span for key in found for span in spans[key]]
         return [p for key, p in found.items() if not all(_inside(s, every) for s in spans[key])]
+
+    def _spelled(self, tok: str) -> str:
+        """`tok`, or the lexicon word it is one slip from (`typos`) if the lexicon does not
+        know it as it is.
+
+        >>> idx = PhraseIndex.build([compile_phrase("wait", "retras*"),
+        ...                          compile_phrase("cleanliness", "asqueros*")])
+        >>> [p.theme for p in idx.match(tokens("un retrazo asquerso"))]
+        ['wait', 'cleanliness']
+        """
+        if len(tok) < MIN_WORD or tok in self.words:
+            return tok
+        done = self.spelled.get(tok)
+        if done is not None:
+            return done
+        known = any(tok[:k] in self.stems for k in self.stem_lens if k <= len(tok))
+        fixed = tok if known else self.typos.fix(tok) or tok
+        if len(self.spelled) >= MAX_SPELLED:
+            self.spelled.clear()
+        self.spelled[tok] = fixed
+        return fixed
 
 
 def _inside(span: tuple[int, int], others: list[tuple[int, int]]) -> bool:

@@ -16,15 +16,20 @@ _TOKEN_RE = re.compile(r"[a-z0-9]+")
 _APOSTROPHE_RE = re.compile(r"[’'`´]")
 _RUN3_RE = re.compile(r"([a-z])\1{2,}")
 _ASCII_WORD_RE = re.compile(r"[ -~]*")
+_MONEY = str.maketrans({"€": " euros ", "£": " pounds ", "$": " dollars "})
 
 
 def fold(text: str) -> str:
-    """Lowercase, strip accents (ñ becomes n), spell out the euro sign, drop apostrophes.
+    """Lowercase, strip accents (ñ becomes n), spell out € £ $, drop apostrophes.
 
     >>> fold("Carísimo, 15€ ¡NO volveré! didn't")
     'carisimo, 15 euros  ¡no volvere! didnt'
+    >>> fold("£2.80 or $3")
+    ' pounds 2.80 or  dollars 3'
     """
-    lowered = _APOSTROPHE_RE.sub("", text.lower()).replace("€", " euros ")
+    lowered = _APOSTROPHE_RE.sub("", text.lower())
+    if "€" in lowered or "£" in lowered or "$" in lowered:
+        lowered = lowered.translate(_MONEY)
     if _ASCII_WORD_RE.fullmatch(lowered):  # most SMS: nothing to decompose
         return lowered
     decomposed = unicodedata.normalize("NFKD", lowered)

@@ -8,9 +8,10 @@ messages (40 with the phrase, some in wordings no correction used; 20 that name 
 something else, or about nothing) measures `punctuality` at `bus-42` before any correction,
 after 5, 10, 20 and 50, and at `bus-43`, which got no correction. Seeded and deterministic.
 
-What it shows, honestly: the learner keys on "Cibeles" as much as on "no para", so a
-message that names Cibeles and no theme the lexicon knows ("bajé en Cibeles, ok") is tagged
-`punctuality` too; messages where the lexicon finds another theme are not.
+What it shows, honestly: the learner keys on "no para" (and on the negated verb in any form:
+"ni para", "no ha parado", "sin parar"), not on "Cibeles", which its other corrections name
+too; so "bajé en Cibeles, ok" is not tagged, and neither are the new wordings that share
+nothing but the place name with the corrections ("se salta Cibeles", "ni se detuvo").
 """
 
 from __future__ import annotations

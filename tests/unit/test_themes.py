@@ -49,7 +49,7 @@ def test_theme_ids_add_the_location_s_own_and_unknown_kinds_have_none() -> None:
         ("el chofer frenaba de golpe", "bus", ("safety",)),  # the driver alone is weak
         ("el conductor se perdió", "bus", ("staff",)),
         ("la comida fría y tardaron una hora", "restaurant", ("food", "wait")),
-        ("Check-in took forever, room was tiny", "hotel", ("checkin",)),
+        ("Check-in took forever, room was tiny", "hotel", ("checkin", "room")),  # "tiny" is strong
         ("the check-in queue", "hotel", ("checkin",)),
         ("gracias!!", "hotel", ()),
         ("", "bus", ()),
@@ -105,6 +105,19 @@ def test_a_repeated_phrase_generalises_to_new_messages_of_the_venue() -> None:
         "punctuality",
     )
     assert t.tag("hoy tampoco para en Cibeles", kind="bus", location_id="bus-43") == ()
+
+
+def test_a_place_name_alone_is_not_the_theme_its_complaints_share() -> None:
+    t = ThemeTagger()
+    taught = [("la 42 no para en Cibeles", ["punctuality"]), ("ni para en Cibeles!!", ["punctuality"]),
+              ("tampoco paró en Cibeles", ["punctuality"]), ("en Cibeles iba lleno", ["crowding"]),
+              ("no ha parado en Cibeles", ["punctuality"]), ("la 42 bien hasta Cibeles", [])]  # fmt: skip
+    for text, themes in taught:
+        t.learn(text, themes, kind="bus", location_id="bus-42")
+    assert t.tag("bajé en Cibeles, ok", kind="bus", location_id="bus-42") == ()
+    assert t.tag("Cibeles precioso", kind="bus", location_id="bus-42") == ()
+    # a negated verb learned in any form: "sin parar" is "no para"
+    assert t.tag("pasó por Cibeles sin parar", kind="bus", location_id="bus-42") == ("punctuality",)
 
 
 def test_a_false_lexicon_hit_removed_repeatedly_is_suppressed_at_that_venue() -> None:
