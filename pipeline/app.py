@@ -56,6 +56,7 @@ class Pronto:
     started_at: float = field(default_factory=time.time)
     model: SentimentModel | None = None  # the score stage's live model, or ingest's snapshot
     install_model: Callable[[SentimentModel, DriftMonitor], None] | None = None
+    learn_now: Callable[[], int] | None = None  # the score stage learns its queue at once
     lang_ready: bool = False
     ingest: Ingest | None = None  # the web stage's shared intake (created on first use)
 
@@ -87,6 +88,7 @@ def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES
     home = settings.home.resolve()
     (home / "faust").mkdir(parents=True, exist_ok=True)
     app_id = settings.app_id_for(stages)
+    batched = stages == frozenset({"score"})
     return faust.App(
         app_id,
         broker=settings.broker or "kafka://127.0.0.1:9092",
@@ -103,7 +105,9 @@ def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES
         table_standby_replicas=0,
         processing_guarantee=settings.processing_guarantee,
         producer_acks=-1,
-        producer_linger_ms=1,
+        # The score process's output is not on the page path: bigger, fewer produce requests.
+        producer_linger_ms=settings.score_linger_ms if batched else 1,
+        producer_max_batch_size=1_048_576 if batched else 16_384,
         producer_max_request_size=MODEL_MAX_BYTES,
         consumer_auto_offset_reset="earliest",
         broker_commit_every=100,

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     stages: str = ""  # empty: `pronto worker` supervises one process per stage group; "all": one
     peers: str = ""  # set by `pronto worker` for the web process: "score=http://...,alert=..."
     send_concurrency: int = 48  # Twilio calls in flight at once, per notify stage (see README)
+    score_batch: int = 1000  # records the score stage takes at once (at most)...
+    score_batch_s: float = 0.02  # ...or what arrived within this long
+    score_linger_ms: int = 20  # the score process's producer waits this long to fill a batch
+    learn_share: float = 0.25  # the most of the score process's loop that learning takes
     send_retry_s: float = 30.0  # how long a 429/5xx from Twilio is retried before escalating
 
     @field_validator("broker")
