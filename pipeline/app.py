@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -26,6 +27,7 @@ from pipeline.mirror import TopicMirror, apply_alert_event, apply_optout
 from pipeline.privacy import Privacy
 from pipeline.scoring.windows import WindowSpec, parse_windows
 from pipeline.settings import STAGES, Settings
+from pipeline.table_store import state_dir
 from pipeline.topics import MODEL_MAX_BYTES, TOPICS
 
 if TYPE_CHECKING:
@@ -83,17 +85,38 @@ def make_sender(settings: Settings) -> PageSender:
     return ConsoleSender()
 
 
+def bound_rocksdb(settings: Settings) -> None:
+    """Faust's RocksDB defaults are sized for a server of its own (a 2 GiB block cache and
+    3 x 64 MiB write buffers per table partition): ours share a small box. Set once, for
+    every table of the process."""
+    from faust.stores.rocksdb import RocksDBOptions
+
+    mib = 1024 * 1024
+    RocksDBOptions.write_buffer_size = settings.rocksdb_write_buffer_mb * mib
+    RocksDBOptions.max_write_buffer_number = 2
+    RocksDBOptions.target_file_size_base = 8 * mib
+    RocksDBOptions.block_cache_size = settings.rocksdb_cache_mb * mib
+    RocksDBOptions.block_cache_compressed_size = 0
+    RocksDBOptions.max_open_files = 256
+
+
 def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES)) -> faust.App:
     faust_fixes.apply()  # offsets are never committed past an unprocessed record
     home = settings.home.resolve()
     (home / "faust").mkdir(parents=True, exist_ok=True)
     app_id = settings.app_id_for(stages)
     batched = stages == frozenset({"score"})
+    if settings.store == "rocksdb":
+        bound_rocksdb(settings)
+        # Keyed by the app id, not the port, so that a restart finds its tables again.
+        datadir = state_dir(home / "faust", app_id, settings.web_port)
+    else:
+        datadir = home / "faust" / f"{app_id}-{settings.web_port}"
     return faust.App(
         app_id,
         broker=settings.broker or "kafka://127.0.0.1:9092",
-        datadir=str(home / "faust" / f"{app_id}-{settings.web_port}"),
-        store="memory://",
+        datadir=str(datadir),
+        store="rocksdb://" if settings.store == "rocksdb" else "memory://",
         autodiscover=False,
         web_enabled=True,
         web_port=settings.web_port,
@@ -189,3 +212,20 @@ def build(
             "Anyone can post fake SMS. Use this for local development only. !!!"
         )
     return ctx
+
+
+def check_tables(ctx: Pronto) -> list[str]:
+    """Before the tables open: drop the local copy of any whose changelog was recreated."""
+    from pipeline import table_store
+    from pipeline.topics import TABLES
+
+    s = ctx.settings
+    app_id = s.app_id_for(ctx.stages)
+    changelogs = {
+        table: f"{app_id}-{table}-changelog"
+        for stage in STAGES
+        if stage in ctx.stages
+        for table in TABLES.get(stage, ())
+    }
+    tabledir = Path(ctx.app.conf.tabledir)
+    return table_store.check_tables(tabledir, s.bootstrap_servers, changelogs)

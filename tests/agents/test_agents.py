@@ -36,7 +36,8 @@ class FakeTopic:
 @pytest.fixture
 def ctx(tmp_path: Any) -> Iterator[Pronto]:
     # A broker that is never reached: test_context feeds the agents directly.
-    settings = Settings(broker="kafka://127.0.0.1:1", home=tmp_path, secret_key="k")
+    # The memory store: these tests set and drop table values by hand, outside any stream.
+    settings = Settings(broker="kafka://127.0.0.1:1", home=tmp_path, secret_key="k", store="memory")
     pronto = build(settings, registry=CollectorRegistry(), sender=RecordingSender())
     pronto.app.finalize()
     pronto.app.flow_control.resume()
