@@ -55,6 +55,7 @@ class Pronto:
     stages: frozenset[str] = frozenset(STAGES)
     topics: dict[str, faust.TopicT] = field(default_factory=dict)
     tables: dict[str, Any] = field(default_factory=dict)
+    table_store: str = "memory://"  # where the score stage keeps its tables (`table_store_url`)
     started_at: float = field(default_factory=time.time)
     model: SentimentModel | None = None  # the score stage's live model, or ingest's snapshot
     install_model: Callable[[SentimentModel, DriftMonitor], None] | None = None
@@ -100,13 +101,31 @@ def bound_rocksdb(settings: Settings) -> None:
     RocksDBOptions.max_open_files = 256
 
 
+def table_store_url(settings: Settings, stages: frozenset[str]) -> str:
+    """The store of the score stage's tables. RocksDB keeps them across restarts, so a restart
+    reads only the changelogs' tail. The other stages' tables stay in memory, rebuilt from their
+    changelogs at each start: a local store survives a SIGKILL that loses the producer's
+    buffer, so it can run ahead of the changelog and of the outputs that went with it; the score
+    stage's values are made for that (each carries the record it last took, and a replay
+    writes it again), the alert desk's are not.
+
+    >>> table_store_url(Settings(store="memory"), frozenset({"score"}))
+    'memory://'
+    >>> table_store_url(Settings(), frozenset({"score"})), table_store_url(Settings(), frozenset({"alert"}))
+    ('rocksdb://', 'memory://')
+    """
+    if settings.store == "rocksdb" and "score" in stages:
+        return "rocksdb://"
+    return "memory://"
+
+
 def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES)) -> faust.App:
     faust_fixes.apply()  # offsets are never committed past an unprocessed record
     home = settings.home.resolve()
     (home / "faust").mkdir(parents=True, exist_ok=True)
     app_id = settings.app_id_for(stages)
     batched = stages == frozenset({"score"})
-    if settings.store == "rocksdb":
+    if table_store_url(settings, stages) != "memory://":
         bound_rocksdb(settings)
         # Keyed by the app id, not the port, so that a restart finds its tables again.
         datadir = state_dir(home / "faust", app_id, settings.web_port)
@@ -116,7 +135,7 @@ def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES
         app_id,
         broker=settings.broker or "kafka://127.0.0.1:9092",
         datadir=str(datadir),
-        store="rocksdb://" if settings.store == "rocksdb" else "memory://",
+        store="memory://",  # the default; the score stage's tables choose their own
         autodiscover=False,
         web_enabled=True,
         web_port=settings.web_port,
@@ -136,6 +155,9 @@ def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES
         broker_commit_every=100,
         broker_commit_interval=0.5,
         stream_wait_empty=False,
+        # Records fetched ahead and waiting per partition: Faust's 4,096 held tens of MB per
+        # process under a backlog, for no throughput (the score stage takes 1,000 at a time).
+        stream_buffer_maxsize=settings.stream_buffer,
         # A killed worker's partitions move within seconds, not the default minute.
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),
@@ -180,6 +202,7 @@ def build(
         ),
         windows=parse_windows(s.windows),
         stages=stages,
+        table_store=table_store_url(s, stages),
     )
     for short, name in TOPICS.items():
         ctx.topics[short] = app.topic(
@@ -215,17 +238,15 @@ def build(
 
 
 def check_tables(ctx: Pronto) -> list[str]:
-    """Before the tables open: drop the local copy of any whose changelog was recreated."""
+    """Before the tables open: drop the local copy of any of the score stage's tables whose
+    changelog was recreated."""
     from pipeline import table_store
     from pipeline.topics import TABLES
 
     s = ctx.settings
     app_id = s.app_id_for(ctx.stages)
-    changelogs = {
-        table: f"{app_id}-{table}-changelog"
-        for stage in STAGES
-        if stage in ctx.stages
-        for table in TABLES.get(stage, ())
-    }
+    if ctx.table_store == "memory://":
+        return []
+    changelogs = {table: f"{app_id}-{table}-changelog" for table in TABLES["score"]}
     tabledir = Path(ctx.app.conf.tabledir)
     return table_store.check_tables(tabledir, s.bootstrap_servers, changelogs)

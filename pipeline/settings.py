@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     store: str = "rocksdb"
     rocksdb_cache_mb: int = 1  # block cache, per table partition
     rocksdb_write_buffer_mb: int = 1  # memtable size (2 at most), per table partition
+    stream_buffer: int = 1024  # records fetched ahead per input partition, at most
     score_batch: int = 1000  # records the score stage takes at once (at most)...
     score_batch_s: float = 0.02  # ...or what arrived within this long
     score_linger_ms: int = 20  # the score process's producer waits this long to fill a batch

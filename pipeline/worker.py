@@ -67,8 +67,7 @@ def run_stages(settings: Settings, stages: frozenset[str]) -> int:
     from pipeline.app import build, check_tables
 
     ctx = build(settings, stages=stages)
-    if settings.store == "rocksdb":
-        check_tables(ctx)
+    check_tables(ctx)
     worker = faust.Worker(ctx.app, loglevel=settings.log_level.lower(), quiet=True,
                           redirect_stdouts=False, override_logging=False)  # fmt: skip
     names = ",".join(s for s in STAGES if s in stages)

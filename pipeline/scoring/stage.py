@@ -27,7 +27,7 @@ from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
 from pipeline.model_store import MODEL_KEY, encode_model, load_model
 from pipeline.records import Feedback, RecordError, ScoredFeedback
-from pipeline.scoring.counts import is_other_copy, received_at_of, seen_mark
+from pipeline.scoring.counts import is_other_copy, mark_partition, received_at_of, seen_mark
 from pipeline.scoring.drift import DriftMonitor
 from pipeline.scoring.location_counts import LocationCounts
 from pipeline.scoring.scorer import Learner, Scorer
@@ -74,8 +74,9 @@ def register(ctx: Pronto) -> None:
     s = ctx.settings
     windows = ctx.windows
     # One key per location: its rolling counters and the last record they took.
-    counters = app.Table("score-rolling", default=None, partitions=s.partitions)
-    seen = app.Table("seen-feedback", default=None, partitions=s.partitions)
+    store = ctx.table_store
+    counters = app.Table("score-rolling", default=None, partitions=s.partitions, store=store)
+    seen = app.Table("seen-feedback", default=None, partitions=s.partitions, store=store)
     ctx.tables.update(counters=counters, seen=seen)
     ctx.registry.register(ScoresCollector(ctx))  # type: ignore[arg-type]
     ready = asyncio.Event()
@@ -86,6 +87,7 @@ def register(ctx: Pronto) -> None:
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_totals(sender: Any, *args: Any, **kwargs: Any) -> None:
         cache.clear()  # the partitions (and their counters) may move to another worker
+        last_event.clear()
 
     def install(model: SentimentModel, drift: DriftMonitor) -> None:
         """Put a model in place and let the agents run (tests call this directly)."""
@@ -150,15 +152,20 @@ def register(ctx: Pronto) -> None:
 
     ctx.learn_now = learn_now
 
-    seen_order: deque[tuple[float, str]] = deque()  # (received_at, id), oldest first
+    seen_order: deque[tuple[float, str, int]] = deque()  # (received_at, id, partition)
+    last_event: dict[int, Any] = {}  # partition -> an event of it: table access goes by event
 
     def prune(now: float) -> None:
         if not state.get("seen_scanned"):  # once after start: ids recovered from the changelog
-            marks = ((received_at_of(mark), k) for k, mark in seen.items())
-            seen_order.extend(sorted((at, k) for at, k in marks if at is not None))
+            marks = ((received_at_of(mark), k, mark_partition(mark)) for k, mark in seen.items())
+            seen_order.extend(sorted((at, k, p) for at, k, p in marks if at is not None))
             state["seen_scanned"] = True
         while seen_order and seen_order[0][0] < now - DEDUPE_HORIZON_S:
-            _, k = seen_order.popleft()
+            _, k, part = seen_order.popleft()
+            event = last_event.get(part)
+            if event is None:  # a partition this worker no longer reads (or a legacy mark)
+                continue
+            as_event(event)
             if k in seen:
                 del seen[k]
 
@@ -187,6 +194,8 @@ def register(ctx: Pronto) -> None:
                 await send_dlq(ctx, event.key, event.value, str(e), "score")
                 continue
             part, offset = event.message.partition, event.message.offset
+            as_event(event)  # RocksDB reads the current event's partition (its own database)
+            last_event[part] = event
             mark = batch_seen.get(fb.id)
             if mark is None:
                 mark = seen.get(fb.id)
@@ -197,8 +206,12 @@ def register(ctx: Pronto) -> None:
             if out.learn is not None:
                 learner.add(*out.learn)
             counts = counts_of(fb.location_id)
-            # A record this location already took before a crash is scored again, not counted.
-            if out.increments and counts.add_once(out.increments, part, offset):
+            if out.increments:
+                # A record this location already took before a crash is scored again, not
+                # counted; its value is written again all the same: a local store survives a
+                # kill that lost the changelog record, and the changelog must catch up before
+                # this offset is committed (another worker rebuilds from it).
+                counts.add_once(out.increments, part, offset)
                 touched[fb.location_id] = event
             record = ScoredFeedback(
                 feedback=fb.to_dict(), sentiment_negative=out.prediction.p_negative,
@@ -215,12 +228,12 @@ def register(ctx: Pronto) -> None:
                     ctx.topic("commands"), fb.location_id.encode(), json.dumps(drift).encode()
                 )
             # Marked seen only after its output was handed to the producer: a crash before this
-            # point reprocesses it (at least once) rather than skipping it (lost).
-            if mark is None:
-                as_event(event)
-                seen[fb.id] = batch_seen[fb.id] = seen_mark(fb.received_at, part, offset)
-                if state.get("seen_scanned"):
-                    seen_order.append((fb.received_at, fb.id))
+            # point reprocesses it (at least once) rather than skipping it (lost). A replay
+            # writes its mark again, for the same reason as the counters above.
+            as_event(event)
+            seen[fb.id] = batch_seen[fb.id] = seen_mark(fb.received_at, part, offset)
+            if mark is None and state.get("seen_scanned"):
+                seen_order.append((fb.received_at, fb.id, part))
             if out.late:
                 m.late_events.labels(fb.location_id).inc()
             scored[fb.location_id] += 1

@@ -173,3 +173,29 @@ def test_every_table_has_its_changelog_created_up_front(ctx: Pronto) -> None:
                     stages=stages).app  # fmt: skip
         declared = {t.changelog_topic.get_topic_name() for t in app.tables.values()}
         assert declared == set(changelogs(ctx.settings, [stages])), stages
+
+
+async def test_score_agent_counts_exactly_with_rocksdb_across_partitions(tmp_path: Any) -> None:
+    """RocksDB keeps one database per partition and reads the current event's: a batch mixes
+    partitions, and each location's counts must still add up."""
+    settings = Settings(
+        broker="kafka://127.0.0.1:1", home=tmp_path, secret_key="k", store="rocksdb"
+    )
+    pronto = build(settings, registry=CollectorRegistry(), sender=RecordingSender(),
+                   stages=frozenset({"score"}))  # fmt: skip
+    pronto.app.finalize()
+    pronto.app.flow_control.resume()
+    assert pronto.install_model is not None
+    pronto.install_model(seeded_model(), DriftMonitor())
+    for name in ("scored", "dlq", "commands"):
+        pronto.topics[name] = FakeTopic()  # type: ignore[assignment]
+    async with agent(pronto, "score").test_context() as a:
+        for i in range(6):
+            loc, part = ("bus-42", 1) if i % 2 else ("resto-sol", 2)
+            fb = feedback(f"f{i}", 9, "bien", loc=loc)
+            await a.put(key=loc.encode(), value=fb.to_json(), partition=part)
+    scored = [ScoredFeedback.from_dict(v) for v in pronto.topics["scored"].values()]  # type: ignore[attr-defined]
+    by_loc: dict[str, list[int]] = {}
+    for s in scored:
+        by_loc.setdefault(s.fb.location_id, []).append(s.scores["5m"]["nps_n"])
+    assert by_loc == {"resto-sol": [1, 2, 3], "bus-42": [1, 2, 3]}
