@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -26,6 +27,7 @@ from pipeline.mirror import TopicMirror, apply_alert_event, apply_optout
 from pipeline.privacy import Privacy
 from pipeline.scoring.windows import WindowSpec, parse_windows
 from pipeline.settings import STAGES, Settings
+from pipeline.table_store import state_dir
 from pipeline.topics import MODEL_MAX_BYTES, TOPICS
 
 if TYPE_CHECKING:
@@ -54,9 +56,11 @@ class Pronto:
     stages: frozenset[str] = frozenset(STAGES)
     topics: dict[str, faust.TopicT] = field(default_factory=dict)
     tables: dict[str, Any] = field(default_factory=dict)
+    table_store: str = "memory://"  # where the score stage keeps its tables (`table_store_url`)
     started_at: float = field(default_factory=time.time)
     model: SentimentModel | None = None  # the score stage's live model, or ingest's snapshot
     install_model: Callable[[SentimentModel, DriftMonitor], None] | None = None
+    learn_now: Callable[[], int] | None = None  # the score stage learns its queue at once
     lang_ready: bool = False
     ingest: Ingest | None = None  # the web stage's shared intake (created on first use)
     themes: Themes | None = None  # the alert stage's tagger and theme tables
@@ -84,16 +88,56 @@ def make_sender(settings: Settings) -> PageSender:
     return ConsoleSender()
 
 
+def bound_rocksdb(settings: Settings) -> None:
+    """Faust's RocksDB defaults are sized for a server of its own (a 2 GiB block cache and
+    3 x 64 MiB write buffers per table partition): ours share a small box. Set once, for
+    every table of the process."""
+    from faust.stores.rocksdb import RocksDBOptions
+
+    mib = 1024 * 1024
+    RocksDBOptions.write_buffer_size = settings.rocksdb_write_buffer_mb * mib
+    RocksDBOptions.max_write_buffer_number = 2
+    RocksDBOptions.target_file_size_base = 8 * mib
+    RocksDBOptions.block_cache_size = settings.rocksdb_cache_mb * mib
+    RocksDBOptions.block_cache_compressed_size = 0
+    RocksDBOptions.max_open_files = 256
+
+
+def table_store_url(settings: Settings, stages: frozenset[str]) -> str:
+    """The store of the score stage's tables. RocksDB keeps them across restarts, so a restart
+    reads only the changelogs' tail. The other stages' tables stay in memory, rebuilt from their
+    changelogs at each start: a local store survives a SIGKILL that loses the producer's
+    buffer, so it can run ahead of the changelog and of the outputs that went with it; the score
+    stage's values are made for that (each carries the record it last took, and a replay
+    writes it again), the alert desk's are not.
+
+    >>> table_store_url(Settings(store="memory"), frozenset({"score"}))
+    'memory://'
+    >>> table_store_url(Settings(), frozenset({"score"})), table_store_url(Settings(), frozenset({"alert"}))
+    ('rocksdb://', 'memory://')
+    """
+    if settings.store == "rocksdb" and "score" in stages:
+        return "rocksdb://"
+    return "memory://"
+
+
 def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES)) -> faust.App:
     faust_fixes.apply()  # offsets are never committed past an unprocessed record
     home = settings.home.resolve()
     (home / "faust").mkdir(parents=True, exist_ok=True)
     app_id = settings.app_id_for(stages)
+    batched = stages == frozenset({"score"})
+    if table_store_url(settings, stages) != "memory://":
+        bound_rocksdb(settings)
+        # Keyed by the app id, not the port, so that a restart finds its tables again.
+        datadir = state_dir(home / "faust", app_id, settings.web_port)
+    else:
+        datadir = home / "faust" / f"{app_id}-{settings.web_port}"
     return faust.App(
         app_id,
         broker=settings.broker or "kafka://127.0.0.1:9092",
-        datadir=str(home / "faust" / f"{app_id}-{settings.web_port}"),
-        store="memory://",
+        datadir=str(datadir),
+        store="memory://",  # the default; the score stage's tables choose their own
         autodiscover=False,
         web_enabled=True,
         web_port=settings.web_port,
@@ -105,12 +149,17 @@ def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES
         table_standby_replicas=0,
         processing_guarantee=settings.processing_guarantee,
         producer_acks=-1,
-        producer_linger_ms=1,
+        # The score process's output is not on the page path: bigger, fewer produce requests.
+        producer_linger_ms=settings.score_linger_ms if batched else 1,
+        producer_max_batch_size=1_048_576 if batched else 16_384,
         producer_max_request_size=MODEL_MAX_BYTES,
         consumer_auto_offset_reset="earliest",
         broker_commit_every=100,
         broker_commit_interval=0.5,
         stream_wait_empty=False,
+        # Records fetched ahead and waiting per partition: Faust's 4,096 held tens of MB per
+        # process under a backlog, for no throughput (the score stage takes 1,000 at a time).
+        stream_buffer_maxsize=settings.stream_buffer,
         # A killed worker's partitions move within seconds, not the default minute.
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),
@@ -155,6 +204,7 @@ def build(
         ),
         windows=parse_windows(s.windows),
         stages=stages,
+        table_store=table_store_url(s, stages),
     )
     for short, name in TOPICS.items():
         ctx.topics[short] = app.topic(
@@ -187,3 +237,18 @@ def build(
             "Anyone can post fake SMS. Use this for local development only. !!!"
         )
     return ctx
+
+
+def check_tables(ctx: Pronto) -> list[str]:
+    """Before the tables open: drop the local copy of any of the score stage's tables whose
+    changelog was recreated."""
+    from pipeline import table_store
+    from pipeline.topics import TABLES
+
+    s = ctx.settings
+    app_id = s.app_id_for(ctx.stages)
+    if ctx.table_store == "memory://":
+        return []
+    changelogs = {table: f"{app_id}-{table}-changelog" for table in TABLES["score"]}
+    tabledir = Path(ctx.app.conf.tabledir)
+    return table_store.check_tables(tabledir, s.bootstrap_servers, changelogs)

@@ -6,9 +6,10 @@ record that is not valid raises `RecordError`; the agents send such records to t
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
+
+import orjson
 
 SCHEMA = 1
 
@@ -19,14 +20,30 @@ class RecordError(ValueError):
     """A record could not be decoded; the message says why."""
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    return names
+
+
 class _Record:
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)  # type: ignore[call-overload]
+        # A field holding a dict or list is copied one level down (what `asdict` did, at a
+        # fraction of its cost on the score stage's hot path: the values are plain JSON).
+        d = {}
+        for name in _field_names(type(self)):
+            v = getattr(self, name)
+            d[name] = v.copy() if isinstance(v, dict | list) else v
         d["schema"] = SCHEMA
         return d
 
     def to_json(self) -> bytes:
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+        """UTF-8 JSON, compact (orjson: several times faster than `json` on these records)."""
+        return orjson.dumps(self.to_dict())
 
     @classmethod
     def from_dict(cls: type[T], d: Any) -> T:
@@ -44,8 +61,8 @@ class _Record:
     @classmethod
     def from_json(cls: type[T], raw: bytes | str) -> T:
         try:
-            d = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as e:
+            d = orjson.loads(raw)
+        except (ValueError, UnicodeDecodeError, TypeError) as e:
             raise RecordError(f"{cls.__name__}: not JSON ({e})") from e
         return cls.from_dict(d)
 

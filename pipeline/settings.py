@@ -81,7 +81,25 @@ class Settings(BaseSettings):
     stages: str = ""  # empty: `pronto worker` supervises one process per stage group; "all": one
     peers: str = ""  # set by `pronto worker` for the web process: "score=http://...,alert=..."
     send_concurrency: int = 48  # Twilio calls in flight at once, per notify stage (see README)
+    # Table store: "rocksdb" (files under PRONTO_HOME; a restart reads only the changelogs'
+    # tail) or "memory" (every start replays the whole changelogs).
+    store: str = "rocksdb"
+    rocksdb_cache_mb: int = 1  # block cache, per table partition
+    rocksdb_write_buffer_mb: int = 1  # memtable size (2 at most), per table partition
+    stream_buffer: int = 1024  # records fetched ahead per input partition, at most
+    score_batch: int = 1000  # records the score stage takes at once (at most)...
+    score_batch_s: float = 0.02  # ...or what arrived within this long
+    score_linger_ms: int = 20  # the score process's producer waits this long to fill a batch
+    learn_share: float = 0.25  # the most of the score process's loop that learning takes
     send_retry_s: float = 30.0  # how long a 429/5xx from Twilio is retried before escalating
+
+    @field_validator("store")
+    @classmethod
+    def _store(cls, v: str) -> str:
+        v = v.strip().lower().removesuffix("://")
+        if v not in ("rocksdb", "memory"):
+            raise ValueError(f"PRONTO_STORE: rocksdb or memory, got {v!r}")
+        return v
 
     @field_validator("broker")
     @classmethod

@@ -30,7 +30,7 @@ COMPACTED = ("optouts", "model")
 # Faust names a table's changelog "<app id>-<table>-changelog"; creating them here too closes a
 # start-up race in which an agent wrote to a table before Faust had declared its changelog.
 TABLES = {
-    "score": ("score-counters", "seen-feedback"),
+    "score": ("score-rolling", "seen-feedback"),
     "alert": ("alerts", "alerts-open-index", "theme-counts", "theme-vocab"),
     "notify": ("sent-pages",),
 }
@@ -50,7 +50,7 @@ def changelogs(settings: Settings, processes: Iterable[frozenset[str]]) -> list[
 
     >>> s = Settings(app_id="p")
     >>> changelogs(s, [frozenset({"score"}), frozenset({"alert", "notify"})])[:3]
-    ['p-score-score-counters-changelog', 'p-score-seen-feedback-changelog', 'p-alerts-changelog']
+    ['p-score-score-rolling-changelog', 'p-score-seen-feedback-changelog', 'p-alerts-changelog']
     """
     return [
         f"{settings.app_id_for(stages)}-{table}-changelog"

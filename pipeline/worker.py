@@ -64,9 +64,10 @@ def run_stages(settings: Settings, stages: frozenset[str]) -> int:
     """Run `stages` in this process: one Faust app, its agents and its web server."""
     import faust
 
-    from pipeline.app import build
+    from pipeline.app import build, check_tables
 
     ctx = build(settings, stages=stages)
+    check_tables(ctx)
     worker = faust.Worker(ctx.app, loglevel=settings.log_level.lower(), quiet=True,
                           redirect_stdouts=False, override_logging=False)  # fmt: skip
     names = ",".join(s for s in STAGES if s in stages)

@@ -110,6 +110,10 @@ def run(plan: Plan, work: Path, broker: str = "",
         r["raw_rate_kafka_python"] = st.finite_or_none(
             st.rate(n, load.raw_read_kafka_python(bootstrap, topic, n)), 0
         )
+        # The dedupe table's changelog holds `recovery_keys` ids before the first start: the
+        # cold start replays them all, the restart (2.) only what the local store lacks.
+        changelog = f"{worker.app_id_for(frozenset({'score'}))}-seen-feedback-changelog"
+        env_.changelog_keys(bootstrap, changelog, plan.recovery_keys, time.time())
         # 1. Saturation: the backlog is there before the worker starts.
         a = env_.WorkerProc(base_env, work / "worker-a.log")
         workers.append(a)
@@ -126,8 +130,6 @@ def run(plan: Plan, work: Path, broker: str = "",
                   f"{prefix}alerts.commands"]  # fmt: skip
         skipped = sum(env_.skip_to_end(bootstrap, worker.app_id_for(p), inputs) for p in PROCESSES)
         outbox_base = end_offset(bootstrap, outbox)  # worker a's console pages
-        changelog = f"{worker.app_id_for(frozenset({'score'}))}-seen-feedback-changelog"
-        env_.changelog_keys(bootstrap, changelog, plan.recovery_keys, time.time())
         r["recovery_keys"] = plan.recovery_keys + sat.result.get("processed", 0)
         b_env = {**base_env, "PRONTO_TWILIO_API_BASE": standin.base_url,
                  "PRONTO_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "PRONTO_TWILIO_FROM": "+34910000099"}  # fmt: skip
@@ -140,9 +142,10 @@ def run(plan: Plan, work: Path, broker: str = "",
         r["restart_to_ready_s"] = round(b.readiness[-1][0] - b.spawned, 2)
         r["cold_recovery_s"] = sat.result.get("cold_recovery_s")
         r["recovery_checked"] = duplicate_probe(b, bootstrap, topic, fb_pool[0])
-        notes.append(f"recovery: {plan.recovery_keys:,} synthetic ids written to {changelog} plus "
-                     f"the saturation run's own; {skipped:,} backlog records skipped before the "
-                     "restart so the latency loads start on fresh traffic")  # fmt: skip
+        notes.append(f"recovery: {plan.recovery_keys:,} synthetic ids written to {changelog} "
+                     "before the first start, plus the saturation run's own; the restart keeps "
+                     f"its PRONTO_HOME; {skipped:,} backlog records skipped before the restart so "
+                     "the latency loads start on fresh traffic")  # fmt: skip
         # 3. Latency at steady loads, a burst of complaints, complaints behind a backlog, then
         # HTTP ingest flat out. The complaint phases have venues of their own (see
         # bench_complaints), and each starts once Twilio was called for every earlier page.
@@ -290,14 +293,16 @@ def limits(r: dict[str, Any]) -> dict[str, str]:
     hot = ", ".join(h["frame"].split(" (")[0] for h in r.get("hotspots", [])[:3])
     return {
         "pipeline": f"one Python event loop, CPU-bound: {sentiment} of the score stage; "
-        f"alert stage {lag} records behind at the end; Faust's producer buffer full (a changelog "
-        f"record per table update); top frames: {hot or 'n/a'}; {cpu}",
+        f"alert stage {lag} records behind at the end; per feedback the score process still "
+        f"consumes one record and produces two (the scored record, its dedupe mark) plus one per "
+        f"location per batch; top frames: {hot or 'n/a'}; {cpu}",
         "latency": f"a Twilio API of {ms:g} ms a call: {peak:g} pages/s at the busiest load "
         f"keep {peak * ms / 1000:.0f} calls in flight on average, and Twilio saw at most "
         f"{(r.get('twilio_calls') or {}).get('max_in_flight')} at once; ordinary feedback "
         "queues once the load exceeds the score stage's rate (complaints skip it)",
         "rss": "lingua's language models, river and Faust at start; 1,000 locations' tables",
-        "recovery": "Faust replays every changelog record from offset 0 (memory store)",
+        "recovery": "RocksDB: the changelogs' tail since the last run; memory store: every "
+        "changelog record from offset 0",
     }
 
 
@@ -313,6 +318,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=DEFAULT_LATENCY_MS,
         help="how long the Twilio stand-in takes per API call (default %(default)g)",
     )
+    p.add_argument(
+        "--worker-code",
+        default="",
+        help="run the workers from this source tree (another checkout, e.g. the previous "
+        "release), measured by this bench",
+    )
     return p.parse_args(argv)
 
 
@@ -321,12 +332,18 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     broker = Settings().broker
+    if args.worker_code:
+        os.environ["PRONTO_BENCH_WORKER_CODE"] = args.worker_code
+        result_code = {"worker_code": args.worker_code}
+    else:
+        result_code = {}
     tmp = tempfile.mkdtemp(prefix="pronto-bench-")
     try:
         result = run(QUICK if args.quick else FULL, Path(tmp), broker, args.twilio_latency_ms)
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+    result.update(result_code)
     if args.keep:
         result["work_dir"] = tmp
     if args.json or not args.md:

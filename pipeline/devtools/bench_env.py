@@ -64,7 +64,10 @@ def venues_toml(n: int) -> str:
 
 def bench_env(broker: str, home: Path, config: Path, prefix: str, **extra: str) -> dict[str, str]:
     """The environment of a bench worker: its own topics and group, no throttles in the way."""
+    code = os.environ.get("PRONTO_BENCH_WORKER_CODE", "")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRONTO_")}
+    if code:  # the workers run another checkout (`pronto bench --worker-code`)
+        env["PYTHONPATH"] = str(Path(code).resolve())
     env.update({
         "PRONTO_BROKER": broker,
         "PRONTO_HOME": str(home),
@@ -267,6 +270,15 @@ def rss_bytes(pid: int) -> int:
     return resident * os.sysconf("SC_PAGE_SIZE")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of `pid` so far (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def environ_var(pid: int, name: str) -> str:
     """The value of `name` in the environment a process was started with ("" if unset or
     unreadable).
@@ -390,7 +402,8 @@ def changelog_keys(bootstrap: str, topic: str, count: int, received_at: float) -
         sample = next(iter(consumer), None)
     finally:
         consumer.close()
-    json_keys = sample is not None and (sample.key or b"").startswith(b'"')
+    # Faust's tables key their changelogs with JSON: an empty changelog takes that too.
+    json_keys = sample is None or (sample.key or b"").startswith(b'"')
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20,
                              batch_size=512 * 1024)  # fmt: skip
     try:

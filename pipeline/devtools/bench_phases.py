@@ -97,11 +97,15 @@ def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, wind
     lag_key = f'pronto_consumer_lag_messages{{reason="{scored_topic}"}}'
     profiled = False
     metrics: dict[str, float] = {}
+    score_pid = w.stage_pid("score")
+    cpu0: tuple[int, float] | None = None  # (processed, score process CPU seconds)
     try:
         t0 = last_scrape = time.monotonic()
         while time.monotonic() - t0 < window_s:
             done = offsets.end(scored_topic)
             samples.append((time.monotonic(), done, w.rss_mb()))
+            if cpu0 is None and done > 0:
+                cpu0 = (done, env_.cpu_seconds(score_pid))
             if time.monotonic() - last_scrape >= SCRAPE_EVERY_S:
                 last_scrape = time.monotonic()
                 metrics = env_.scrape(w.url)
@@ -112,11 +116,15 @@ def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, wind
                         break
             if profile_s and not profiled and done > 0 and w.proc is not None:
                 profiled = True
-                score_pid = w.stage_pid("score")
                 sat.result["hotspots"] = profile(score_pid, profile_s, work / "profile.txt")
                 continue
             time.sleep(0.5)
         metrics = env_.scrape(w.url) or metrics
+        if cpu0 is not None:
+            # The score process's CPU per record: the figure a busy shared host blurs least.
+            took = offsets.end(scored_topic) - cpu0[0]
+            cpu_ms = (env_.cpu_seconds(score_pid) - cpu0[1]) * 1000
+            sat.result["score_cpu_ms_per_record"] = round(cpu_ms / took, 3) if took > 0 else None
     finally:
         offsets.close()
     busy = [s for s in samples if s[1] > 0] or samples

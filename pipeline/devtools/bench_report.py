@@ -170,6 +170,7 @@ def markdown(r: dict[str, Any]) -> str:
         ("raw consumer (aiokafka), records/s", r.get("raw_rate")),
         ("raw consumer (kafka-python), records/s", r.get("raw_rate_kafka_python")),
         ("score stage alone, feedback/s", r.get("score_rate")),
+        ("score process CPU per feedback, ms", r.get("score_cpu_ms_per_record")),
         ("pipeline through the alert rules, feedback/s (one worker)", r.get("pipeline_rate")),
         ("pipeline / raw", r.get("pipeline_over_raw")),
         ("HTTP ingest, signed webhooks/s", r.get("ingest_rps")),
@@ -182,6 +183,7 @@ def markdown(r: dict[str, Any]) -> str:
         ("RSS growth, MB per 100k messages", r.get("rss_growth_mb_per_100k")),
         ("RSS extrapolated to 1 M messages, MB", r.get("rss_at_1m_mb")),
         ("table recovery, s", r.get("recovery_s")),
+        ("restart to ready, s", r.get("restart_to_ready_s")),
     ]
     out = ["| measure | value |", "| --- | ---: |"]
     out += [f"| {name} | {_fmt(v)} |" for name, v in rows]

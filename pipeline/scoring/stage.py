@@ -1,6 +1,10 @@
 """The score stage: `feedback.raw` -> sentiment, rolling counters -> `feedback.scored`.
 
-Thin agents: decode, call the pure `Scorer`, update the table with `+=`, send, observe.
+Thin agents: decode, call the pure `Scorer`, update the tables, send, observe. Records come in
+batches (`PRONTO_SCORE_BATCH`, or what arrived within `PRONTO_SCORE_BATCH_S`): each location
+touched is written once per batch, as one table value (`LocationCounts`), so a feedback costs
+one changelog record for its counters instead of one per counter. Labelled texts are learned
+by a task in time slices (`PRONTO_LEARN_SHARE` of the loop at most), not on the record's path.
 Records that cannot be decoded go to `feedback.dlq` with the reason. The model is saved to the
 compacted `pronto.model` topic and restored at start, so a restart keeps what it learned.
 """
@@ -11,22 +15,23 @@ import asyncio
 import json
 import logging
 import time
-from collections import deque
+import weakref
+from collections import Counter, deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from kafka.partitioner.default import murmur2
-from prometheus_client.core import GaugeMetricFamily
+from faust.streams import _current_event
 
-from pipeline.config import SCALES, UNKNOWN_LOCATION
+from pipeline.config import SCALES
 from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
 from pipeline.model_store import MODEL_KEY, encode_model, load_model
 from pipeline.records import Feedback, RecordError, ScoredFeedback
-from pipeline.scoring import windows as win
-from pipeline.scoring.counts import add_once, count_of, is_other_copy, received_at_of, seen_mark
+from pipeline.scoring.counts import is_other_copy, mark_partition, received_at_of, seen_mark
 from pipeline.scoring.drift import DriftMonitor
-from pipeline.scoring.rolling import RollingTotals
-from pipeline.scoring.scorer import Scorer
+from pipeline.scoring.location_counts import LocationCounts
+from pipeline.scoring.scorer import Learner, Scorer
+from pipeline.scoring.scores_view import ScoresCollector, current_scores, location_summary, owns
 from pipeline.scoring.sentiment import SentimentModel, label_from_score
 
 if TYPE_CHECKING:
@@ -34,101 +39,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["check_answer", "current_scores", "owns", "register"]
+
 DEDUPE_HORIZON_S = 900.0
 PRUNE_EVERY_S = 60.0
-
-
-def owns(ctx: Pronto, location_id: str) -> bool:
-    """Whether this worker holds the partition of `location_id` (so only it reports it)."""
-    assignment = ctx.app.consumer.assignment() if ctx.app.consumer else set()
-    if not assignment:
-        return False
-    topic = ctx.settings.topic("feedback.raw")
-    part = (murmur2(location_id.encode()) & 0x7FFFFFFF) % ctx.settings.partitions
-    return any(tp.topic == topic and tp.partition == part for tp in assignment)
-
-
-def current_scores(ctx: Pronto, now: float) -> dict[str, Any]:
-    """Scores per location (those this worker owns) and window, with counts and intervals."""
-    table = ctx.tables.get("counters")
-    windows = ctx.windows
-    out: dict[str, Any] = {}
-    ids = [*ctx.venues.ids, UNKNOWN_LOCATION]
-    for loc_id in ids:
-        if table is None or not owns(ctx, loc_id):
-            continue
-        loc = ctx.venues.by_id(loc_id)
-        out[loc_id] = {
-            "name": loc.name if loc else loc_id,
-            "scale": loc.scale if loc else "",
-            "windows": location_summary(table.get, loc_id, None, windows, now),
-        }
-    return {"generated_at": now, "locations": out}
-
-
-SCALE_FIELDS = {"csat5": ("csat_n", "csat_sat"), "nps10": ("nps_n", "nps_pro", "nps_det")}
-
-
-def location_summary(get: Any, location_id: str, scale: str | None,
-                     windows: tuple[win.WindowSpec, ...], now: float,
-                     rolling: RollingTotals | None = None) -> dict[str, Any]:  # fmt: skip
-    """Each window's published scores for a location; `scale` narrows the counters read."""
-    fields = SCALE_FIELDS.get(scale or "", win.FIELDS)
-
-    def read(k: str) -> int:
-        return count_of(get(k))
-
-    if rolling is None:
-        return {
-            w.name: win.summarize(win.window_totals(read, location_id, w, now, fields))
-            for w in windows
-        }
-    return {
-        w.name: win.summarize(rolling.totals(read, location_id, w, now, fields)) for w in windows
-    }
-
-
-class ScoresCollector:
-    """Exports the rolling scores on scrape, from the same figures as `/api/v1/scores`."""
-
-    def __init__(self, ctx: Pronto) -> None:
-        self.ctx = ctx
-
-    def describe(self) -> list[Any]:
-        return []
-
-    def collect(self) -> Any:
-        specs = [
-            ("pronto_csat_ratio", "Rolling CSAT: the share of 4-5 answers on 1-5.", "csat"),
-            (
-                "pronto_csat_ci_lower_ratio",
-                "Lower bound of CSAT's 95% Wilson interval.",
-                "csat_low",
-            ),
-            (
-                "pronto_csat_ci_upper_ratio",
-                "Upper bound of CSAT's 95% Wilson interval.",
-                "csat_high",
-            ),
-            ("pronto_csat_answers", "1-5 answers in the window.", "csat_n"),
-            ("pronto_nps_score", "Rolling NPS, -100..100.", "nps"),
-            ("pronto_nps_ci_lower_score", "Lower bound of NPS's 95% interval.", "nps_low"),
-            ("pronto_nps_ci_upper_score", "Upper bound of NPS's 95% interval.", "nps_high"),
-            ("pronto_nps_answers", "0-10 answers in the window.", "nps_n"),
-        ]
-        try:
-            scores = current_scores(self.ctx, time.time())["locations"]
-        except Exception:  # a scrape during start-up or rebalance must not fail the scrape
-            logger.debug("scores not available for this scrape", exc_info=True)
-            scores = {}
-        for name, doc, field in specs:
-            fam = GaugeMetricFamily(name, doc, labels=["location", "window"])
-            for loc_id, entry in scores.items():
-                for wname, summary in entry["windows"].items():
-                    value = summary.get(field)
-                    if value is not None:
-                        fam.add_metric([loc_id, wname], float(value))
-            yield fam
+LEARN_SLICE_S = 0.01  # the idle learner holds the loop this long at a time...
+LEARN_IDLE_S = 0.05  # ...every this long, once no batch came for as long
+YIELD_EVERY = 64  # records between yields to the loop inside a batch (timers, web, other agents)
 
 
 def check_answer(fb: Feedback) -> None:
@@ -146,25 +63,36 @@ def check_answer(fb: Feedback) -> None:
         raise RecordError(f"Feedback.score: {fb.score} is not an answer on {fb.scale}")
 
 
+def as_event(event: Any) -> None:
+    """Make `event` the current one: Faust sends a table write to the changelog partition of
+    the current event, and a batch holds events of several partitions."""
+    _current_event.set(weakref.ref(event))
+
+
 def register(ctx: Pronto) -> None:
     app = ctx.app
     s = ctx.settings
     windows = ctx.windows
-    counters = app.Table("score-counters", default=None, partitions=s.partitions)
-    seen = app.Table("seen-feedback", default=None, partitions=s.partitions)
+    # One key per location: its rolling counters and the last record they took.
+    store = ctx.table_store
+    counters = app.Table("score-rolling", default=None, partitions=s.partitions, store=store)
+    seen = app.Table("seen-feedback", default=None, partitions=s.partitions, store=store)
     ctx.tables.update(counters=counters, seen=seen)
     ctx.registry.register(ScoresCollector(ctx))  # type: ignore[arg-type]
     ready = asyncio.Event()
-    state: dict[str, Any] = {"saved_version": -1, "last_prune": 0.0, "scorer": None}
-    rolling = RollingTotals(windows)
+    state: dict[str, Any] = {"saved_version": -1, "last_prune": 0.0, "scorer": None,
+                             "last_batch": 0.0, "busy": False}  # fmt: skip
+    cache: dict[str, LocationCounts] = {}  # location -> its table value, decoded
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_totals(sender: Any, *args: Any, **kwargs: Any) -> None:
-        rolling.clear()  # the partitions (and their counters) may move to another worker
+        cache.clear()  # the partitions (and their counters) may move to another worker
+        last_event.clear()
 
     def install(model: SentimentModel, drift: DriftMonitor) -> None:
         """Put a model in place and let the agents run (tests call this directly)."""
         state["scorer"] = Scorer(model, drift, windows, s.lateness_s)
+        state["learner"] = Learner(model)
         state["saved_version"] = model.version
         ctx.model = model
         ctx.metrics.model_version.set(model.version)
@@ -198,26 +126,66 @@ def register(ctx: Pronto) -> None:
             return
         state["saved_version"] = version
 
-    seen_order: deque[tuple[float, str]] = deque()  # (received_at, id), oldest first
+    @app.task
+    async def learn_labelled() -> None:
+        """Learn the queued labelled texts while the stage is idle (under load, the agent
+        learns after each batch)."""
+        await ready.wait()
+        while True:
+            await asyncio.sleep(LEARN_IDLE_S)
+            learner: Learner = state["learner"]
+            idle = not state["busy"] and time.monotonic() - state["last_batch"] > LEARN_IDLE_S
+            if idle and learner.pending:
+                learner.learn_for(LEARN_SLICE_S)
+                learn_metrics(learner)
+
+    def learn_metrics(learner: Learner) -> None:
+        ctx.metrics.sentiment_accuracy.set(learner.model.accuracy)
+        ctx.metrics.model_version.set(learner.model.version)
+
+    def learn_now() -> int:
+        """Learn everything queued now (tests; the task does it in slices)."""
+        learner: Learner = state["learner"]
+        n = learner.learn_for(float("inf"))
+        learn_metrics(learner)
+        return n
+
+    ctx.learn_now = learn_now
+
+    seen_order: deque[tuple[float, str, int]] = deque()  # (received_at, id, partition)
+    last_event: dict[int, Any] = {}  # partition -> an event of it: table access goes by event
 
     def prune(now: float) -> None:
-        for k in win.expired_keys(list(counters.keys()), now, windows, s.lateness_s):
-            del counters[k]
         if not state.get("seen_scanned"):  # once after start: ids recovered from the changelog
-            marks = ((received_at_of(mark), k) for k, mark in seen.items())
-            seen_order.extend(sorted((at, k) for at, k in marks if at is not None))
+            marks = ((received_at_of(mark), k, mark_partition(mark)) for k, mark in seen.items())
+            seen_order.extend(sorted((at, k, p) for at, k, p in marks if at is not None))
             state["seen_scanned"] = True
         while seen_order and seen_order[0][0] < now - DEDUPE_HORIZON_S:
-            _, k = seen_order.popleft()
+            _, k, part = seen_order.popleft()
+            event = last_event.get(part)
+            if event is None:  # a partition this worker no longer reads (or a legacy mark)
+                continue
+            as_event(event)
             if k in seen:
                 del seen[k]
 
-    @app.agent(ctx.topic("raw"))
-    async def score(stream: Any) -> None:
-        await ready.wait()
-        async for event in stream.events():
-            await asyncio.sleep(0)  # a backlog must not starve the other agents, timers and web
-            scorer: Scorer = state["scorer"]
+    def counts_of(location_id: str) -> LocationCounts:
+        counts = cache.get(location_id)
+        if counts is None:
+            counts = cache[location_id] = LocationCounts.from_value(counters.get(location_id))
+        return counts
+
+    async def score_batch(events: Sequence[Any]) -> None:
+        scorer: Scorer = state["scorer"]
+        learner: Learner = state["learner"]
+        m = ctx.metrics
+        now = time.time()
+        touched: dict[str, Any] = {}  # location -> the last event that counted there
+        batch_seen: dict[str, list[Any]] = {}  # marks written in this batch
+        scored: Counter[str] = Counter()
+        for i, event in enumerate(events):
+            if i and i % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a backlog must not starve the timers, web, other agents
             try:
                 fb = Feedback.from_json(event.value)
                 check_answer(fb)
@@ -226,26 +194,30 @@ def register(ctx: Pronto) -> None:
                 await send_dlq(ctx, event.key, event.value, str(e), "score")
                 continue
             part, offset = event.message.partition, event.message.offset
-            mark = seen.get(fb.id)
+            as_event(event)  # RocksDB reads the current event's partition (its own database)
+            last_event[part] = event
+            mark = batch_seen.get(fb.id)
+            if mark is None:
+                mark = seen.get(fb.id)
             if mark is not None and is_other_copy(mark, part, offset):
-                ctx.metrics.feedback_rejected.labels("duplicate").inc()
+                m.feedback_rejected.labels("duplicate").inc()
                 continue
-            now = time.time()
             out = scorer.score(fb, now)
-            for k, d in out.increments.items():
-                value = add_once(counters.get(k), d, part, offset)
-                if value is None:  # this record reached this counter before a crash: replayed
-                    continue
-                counters[k] = value
-                loc_id, wname, start, field = k.split("|")
-                rolling.add(loc_id, wname, int(start), field, d)
-            summary = location_summary(
-                counters.get, fb.location_id, fb.scale, windows, now, rolling
-            )
+            if out.learn is not None:
+                learner.add(*out.learn)
+            counts = counts_of(fb.location_id)
+            if out.increments:
+                # A record this location already took before a crash is scored again, not
+                # counted; its value is written again all the same: a local store survives a
+                # kill that lost the changelog record, and the changelog must catch up before
+                # this offset is committed (another worker rebuilds from it).
+                counts.add_once(out.increments, part, offset)
+                touched[fb.location_id] = event
             record = ScoredFeedback(
                 feedback=fb.to_dict(), sentiment_negative=out.prediction.p_negative,
                 sentiment_label=out.prediction.label, model_version=scorer.model.version,
-                scored_at=now, labelled=out.labelled, scores=summary,
+                scored_at=now, labelled=out.labelled,
+                scores=location_summary(counts, fb.scale, windows, now),
             )  # fmt: skip
             await deliver(ctx.topic("scored"), fb.location_id.encode(), record.to_json())
             if out.drift is not None:
@@ -256,24 +228,49 @@ def register(ctx: Pronto) -> None:
                     ctx.topic("commands"), fb.location_id.encode(), json.dumps(drift).encode()
                 )
             # Marked seen only after its output was handed to the producer: a crash before this
-            # point reprocesses it (at least once) rather than skipping it (lost).
-            if mark is None:
-                seen[fb.id] = seen_mark(fb.received_at, part, offset)
+            # point reprocesses it (at least once) rather than skipping it (lost). A replay
+            # writes its mark again, for the same reason as the counters above.
+            as_event(event)
+            seen[fb.id] = batch_seen[fb.id] = seen_mark(fb.received_at, part, offset)
             if mark is None and state.get("seen_scanned"):
-                seen_order.append((fb.received_at, fb.id))
-            m = ctx.metrics
+                seen_order.append((fb.received_at, fb.id, part))
             if out.late:
                 m.late_events.labels(fb.location_id).inc()
-            m.feedback_scored.labels(fb.location_id).inc()
+            scored[fb.location_id] += 1
             m.sentiment.labels(out.prediction.label).inc()
-            m.model_seconds.observe(out.model_seconds)
+            if out.model_seconds:
+                m.model_seconds.observe(out.model_seconds)
             m.webhook_to_scored.observe(max(0.0, now - fb.received_at))
-            if out.labelled:
-                m.sentiment_accuracy.set(scorer.model.accuracy)
-                m.model_version.set(scorer.model.version)
-            if now - state["last_prune"] > PRUNE_EVERY_S:
-                state["last_prune"] = now
-                prune(now)
+        # One write per location touched, after its outputs: a crash before it replays the
+        # batch, and the marks in what did land say what is counted already.
+        for location_id, event in touched.items():
+            counts = cache[location_id]
+            counts.prune(now, windows, s.lateness_s)
+            as_event(event)
+            counters[location_id] = counts.to_value()
+        for location_id, n in scored.items():
+            m.feedback_scored.labels(location_id).inc(n)
+        if now - state["last_prune"] > PRUNE_EVERY_S and events:
+            state["last_prune"] = now
+            as_event(events[-1])
+            prune(now)
+
+    @app.agent(ctx.topic("raw"))
+    async def score(stream: Any) -> None:
+        await ready.wait()
+        share = min(max(s.learn_share, 0.0), 0.9)
+        async for events in stream.take_events(s.score_batch, within=s.score_batch_s):
+            t0 = time.thread_time()
+            state["busy"] = True
+            await score_batch(events)
+            # Learning takes at most `share` of the stage's CPU time while records wait.
+            learner: Learner = state["learner"]
+            if learner.pending and learner.learn_for(
+                (time.thread_time() - t0) * share / (1 - share)
+            ):
+                learn_metrics(learner)
+            state["last_batch"], state["busy"] = time.monotonic(), False
+            await asyncio.sleep(0)
 
     @app.agent(ctx.topic("events"))
     async def learn_corrections(stream: Any) -> None:

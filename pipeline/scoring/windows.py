@@ -1,7 +1,7 @@
-"""Rolling-window CSAT/NPS counters as bucketed scalar table entries: the pure key logic.
+"""Rolling-window CSAT/NPS counters in buckets: the pure window and bucket logic.
 
-A Faust table holds one integer per key and is only ever incremented with `+=`, so that
-its changelog carries counts, never ratios. One key is one counter:
+The changelog carries counts, never ratios. The score stage keeps a location's counters in one
+table value (`location_counts.py`); this module names one counter, as a key, like this:
 
     "{location}|{window}|{bucket_start}|{field}"     e.g. "bus-42|5m|1718000130|csat_n"
 

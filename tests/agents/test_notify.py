@@ -29,7 +29,9 @@ class FakeTopic:
 
 
 def make_ctx(tmp_path: Any, sender: RecordingSender, **settings: Any) -> Pronto:
-    s = Settings(broker="kafka://127.0.0.1:1", home=tmp_path, secret_key="k", **settings)
+    # The memory store: these tests set table values by hand, outside any stream.
+    s = Settings(broker="kafka://127.0.0.1:1", home=tmp_path, secret_key="k", store="memory",
+                 **settings)  # fmt: skip
     ctx = build(s, registry=CollectorRegistry(), sender=sender, stages=frozenset({"notify"}))
     ctx.app.finalize()
     ctx.app.flow_control.resume()

@@ -14,6 +14,7 @@ from pipeline.scoring.windows import (
     WindowSpec,
     accept,
     bucket_keys,
+    bucket_start,
     counter_deltas,
     expired_keys,
     parse_windows,
@@ -265,23 +266,29 @@ def test_keys_per_active_location_are_bounded() -> None:
     assert peak["csat5"] >= 2 * sum(w.n_buckets for w in DEFAULT_WINDOWS)
 
 
-def test_rolling_totals_match_a_full_recount_whatever_the_order() -> None:
+def test_location_counts_match_a_full_recount_whatever_the_order() -> None:
+    """The per-location value (one table key) sums as the old key-per-counter table did,
+    through late events, replays and pruning."""
     import random
 
-    from pipeline.scoring.rolling import RollingTotals
+    from pipeline.scoring.location_counts import LocationCounts
 
     rng = random.Random(7)
     windows = parse_windows("5m,1h")
-    rolling = RollingTotals(windows)
+    counts = LocationCounts()
     table: dict[str, int] = {}
     now = 1_000_000.0
-    for _ in range(2000):
+    for offset in range(2000):
         now += rng.uniform(0, 3)
         event = now - rng.uniform(0, 100)  # late events too
+        incs = [(w.name, "csat_n", bucket_start(event, w.bucket_s), 1) for w in windows]
+        assert counts.add_once(incs, 0, offset)
+        assert not counts.add_once(incs, 0, offset)  # a replay is not counted again
         for k in bucket_keys("loc", event, windows, ["csat_n"]):
             table[k] = table.get(k, 0) + 1
-            _, wname, start, field = k.split("|")
-            rolling.add("loc", wname, int(start), field, 1)
+        if offset % 100 == 0:
+            counts.prune(now, windows, 100.0)
+            counts = LocationCounts.from_value(counts.to_value())  # through the table
         for w in windows:
             fresh = window_totals(lambda k: table.get(k, 0), "loc", w, now, ("csat_n",))
-            assert rolling.totals(lambda k: table.get(k, 0), "loc", w, now, ("csat_n",)) == fresh
+            assert counts.totals(w, now, ("csat_n",)) == fresh
