@@ -73,6 +73,22 @@ class Learner:
         return n
 
 
+def label_trusted(fb: Feedback) -> bool:
+    """Whether `fb`'s score may label its text for the model: not when ingest found that
+    they disagree (`meta["conflict"]`, a low score with happy words and the like), which
+    would teach "genial" as negative. A score read on its right scale (`wrong_scale`) is
+    trusted.
+
+    >>> label_trusted(Feedback("f", 0.0, "sms", "x", score=2, scale="nps10", text="genial"))
+    True
+    >>> label_trusted(Feedback("f", 0.0, "sms", "x", score=2, scale="nps10", text="genial",
+    ...                        meta={"conflict": {"kind": "low_score_happy_text"}}))
+    False
+    """
+    conflict = fb.meta.get("conflict")
+    return not isinstance(conflict, dict) or conflict.get("kind") in ("agree", "wrong_scale")
+
+
 class Scorer:
     """Holds the worker's model and drift monitor; one call per feedback."""
 
@@ -100,7 +116,7 @@ class Scorer:
             elapsed = time.perf_counter() - t0
         else:
             pred = _from_label("neutral")
-        labelled = bool(text and label)
+        labelled = bool(text and label) and label_trusted(fb)
         out = ScoreOutcome(prediction=pred, labelled=labelled, model_seconds=elapsed)
         if labelled and label:
             out.learn = (text, label, fb.lang)
