@@ -135,9 +135,12 @@ class WorkerProc:
         process's own, each polled by a thread: a process busy replaying answers slowly)."""
         out = open(self.log, "ab")  # noqa: SIM115 - handed to the child
         self.spawned = time.monotonic()
+        # `python -m` puts the working directory first on sys.path: another checkout's
+        # workers (`--worker-code`) must start in it.
+        code = os.environ.get("PRONTO_BENCH_WORKER_CODE") or None
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pipeline.cli", "worker"], env=self.env, stdout=out,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, cwd=code,
         )  # fmt: skip
         out.close()
         deadline = self.spawned + timeout_s
