@@ -36,8 +36,10 @@ from pipeline.devtools import bench_load as load
 from pipeline.devtools import bench_stats as st
 from pipeline.devtools.bench_phases import saturate
 from pipeline.devtools.bench_report import markdown, targets
+from pipeline.devtools.bench_themes import themes_cost
 from pipeline.devtools.twilio_standin import DEFAULT_LATENCY_MS, TwilioStandin
 from pipeline.kafka_local import LocalKafka, free_port
+from pipeline.records import Feedback
 from pipeline.settings import PROCESSES, Settings
 from pipeline.topics import ensure_topics
 
@@ -107,6 +109,8 @@ def run(plan: Plan, work: Path, broker: str = "",
         r["presend"] = {"records": n, "produce_rate": round(st.rate(n, secs))}
         raw_s = load.raw_read_aiokafka(bootstrap, topic, n)
         r["raw_rate"] = st.finite_or_none(st.rate(n, raw_s), 0)
+        r["themes"] = themes_cost(venues, [Feedback.from_dict(d) for d in fb_pool])
+        r["themes_us_per_msg"] = r["themes"]["median_us"]
         r["raw_rate_kafka_python"] = st.finite_or_none(
             st.rate(n, load.raw_read_kafka_python(bootstrap, topic, n)), 0
         )

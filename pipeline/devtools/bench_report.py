@@ -156,6 +156,10 @@ def page_rows(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def _themes(cost: dict[str, Any] | None) -> str | None:
+    return f"{cost['median_us']} / {cost['p99_us']}" if cost and cost.get("messages") else None
+
+
 def markdown(r: dict[str, Any]) -> str:
     """The result as Markdown: the headline figures, latency per load, and the targets.
 
@@ -182,6 +186,7 @@ def markdown(r: dict[str, Any]) -> str:
         ),
         ("RSS growth, MB per 100k messages", r.get("rss_growth_mb_per_100k")),
         ("RSS extrapolated to 1 M messages, MB", r.get("rss_at_1m_mb")),
+        ("themes: tag() per message, µs (median / p99)", _themes(r.get("themes"))),
         ("table recovery, s", r.get("recovery_s")),
         ("restart to ready, s", r.get("restart_to_ready_s")),
     ]
