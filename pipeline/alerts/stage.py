@@ -107,11 +107,20 @@ def register(ctx: Pronto) -> None:
     book = TableBook(alerts, index, ctx.alert_index.state)
     themes = book.themes = themes_stage.register(ctx)
     urgent_topic = s.topic("feedback.urgent")
+
     # Complaints triaged at ingest come by `feedback.urgent`, ahead of the score stage's
-    # backlog; the same feedback comes again, scored, and the desk knows it by its id.
-    source = app.topic(s.topic("feedback.urgent"), s.topic("feedback.scored"),
-                       s.topic("alerts.commands"), key_type=bytes, value_type=bytes,
-                       key_serializer="raw", value_serializer="raw")  # fmt: skip
+    # backlog; the same feedback comes again, scored, and the desk knows it by its id. Two
+    # lanes, two agents: Faust gives each its own buffer and stops fetching only the
+    # partitions whose buffer is full (`Conductor.on_message`, `on_buffer_full`), so a
+    # complaint or a supervisor's command never queues behind scored records the desk has
+    # not reached yet. Each record's desk call and table writes run without an await in
+    # between (`apply`), so the two agents never interleave inside one record.
+    def lane(*topics: str) -> Any:
+        return app.topic(*topics, key_type=bytes, value_type=bytes, key_serializer="raw",
+                         value_serializer="raw")  # fmt: skip
+
+    priority_lane = lane(urgent_topic, s.topic("alerts.commands"))
+    scored_lane = lane(s.topic("feedback.scored"))
     last_prune = {"at": 0.0}
 
     def prune_handled(now: float) -> None:
@@ -150,6 +159,9 @@ def register(ctx: Pronto) -> None:
                     del index[key]
             else:
                 index[key] = open_ref
+        for ev in out.events:  # before any await: the other lane's next record sees it
+            if ev["event"] == "paged" and not ev["alert"].get("burst_of"):
+                book.note_paged(ev["location_id"], ev["ref"], ev["at"])
         for msg in out.messages:
             await deliver(
                 ctx.topic("outbox"), msg["location_id"].encode(), json.dumps(msg).encode()
@@ -159,52 +171,60 @@ def register(ctx: Pronto) -> None:
             observe(ctx, ev)
             if ev["event"] == theme_desk.EVENT and (loc := ctx.venues.by_id(ev["location_id"])):
                 themes.learn(loc, ev)  # at once: the next message with these words is tagged
-            if ev["event"] == "paged" and not ev["alert"].get("burst_of"):
-                book.note_paged(ev["location_id"], ev["ref"], ev["at"])
             if ev["event"] in ("paged", "escalated", "acknowledged") or ev["event"] in FINAL_EVENTS:
                 logger.info(
                     "alert %s", ev["event"], extra={"ref": ev["ref"], "location": ev["location_id"]}
                 )
 
-    @app.agent(source)
+    @app.agent(scored_lane)
     async def alert_desk(stream: Any) -> None:
+        """Every scored feedback: the desk's normal path, themes counted."""
         async for event in stream.events():
             await asyncio.sleep(0)  # a backlog must not starve the other agents, timers and web
-            now = time.time()
-            tags: tuple[str, ...] = ()
-            try:
-                doc = json.loads(event.value)
-                if not isinstance(doc, dict):
-                    raise RecordError("not a JSON object")
-                if "feedback" in doc:
-                    sf = ScoredFeedback.from_dict(doc)
-                    loc = ctx.venues.by_id(sf.fb.location_id)
-                    tags = themes.tag(loc, sf.fb) if loc else ()
-                    out = desk.on_feedback(book, loc, sf, now, tags) if loc else desk.Outputs()
+            await handle(event)
+
+    @app.agent(priority_lane)
+    async def alert_desk_urgent(stream: Any) -> None:
+        """Complaints from the edge, and commands (acks, ticks, delivery reports)."""
+        async for event in stream.events():
+            await handle(event)
+
+    async def handle(event: Any) -> None:
+        now = time.time()
+        tags: tuple[str, ...] = ()
+        try:
+            doc = json.loads(event.value)
+            if not isinstance(doc, dict):
+                raise RecordError("not a JSON object")
+            if "feedback" in doc:
+                sf = ScoredFeedback.from_dict(doc)
+                loc = ctx.venues.by_id(sf.fb.location_id)
+                tags = themes.tag(loc, sf.fb) if loc else ()
+                out = desk.on_feedback(book, loc, sf, now, tags) if loc else desk.Outputs()
+            else:
+                loc = ctx.venues.by_id(
+                    (event.key or b"").decode() or str(doc.get("location_id", ""))
+                )
+                if loc is None:
+                    raise RecordError(f"command for an unknown location: {event.key!r}")
+                if doc.get("type") == "drift":
+                    detail = f"satisfaction fell from {doc.get('before', 0):.2f} to {doc.get('after', 0):.2f}"
+                    out = desk.on_drift(book, loc, detail, now)
+                elif doc.get("type") == theme_desk.COMMAND:
+                    out = theme_desk.on_set_themes(book, loc, doc, now, themes.allowed(loc))
                 else:
-                    loc = ctx.venues.by_id(
-                        (event.key or b"").decode() or str(doc.get("location_id", ""))
-                    )
-                    if loc is None:
-                        raise RecordError(f"command for an unknown location: {event.key!r}")
-                    if doc.get("type") == "drift":
-                        detail = f"satisfaction fell from {doc.get('before', 0):.2f} to {doc.get('after', 0):.2f}"
-                        out = desk.on_drift(book, loc, detail, now)
-                    elif doc.get("type") == theme_desk.COMMAND:
-                        out = theme_desk.on_set_themes(book, loc, doc, now, themes.allowed(loc))
-                    else:
-                        out = desk.on_command(book, loc, doc, now)
-            except (RecordError, ValueError, KeyError, TypeError) as e:
-                logger.exception("alert input to the DLQ")
-                await send_dlq(ctx, event.key, event.value, f"{type(e).__name__}: {e}", "alert")
-                continue
-            await apply(out)
-            if tags and loc is not None and event.message.topic != urgent_topic:
-                themes.count(loc, sf, tags, event.message.partition, event.message.offset, now)
-            if now - last_prune["at"] > PRUNE_EVERY_S:
-                last_prune["at"] = now
-                prune_handled(now)
-                themes.prune(now)
+                    out = desk.on_command(book, loc, doc, now)
+        except (RecordError, ValueError, KeyError, TypeError) as e:
+            logger.exception("alert input to the DLQ")
+            await send_dlq(ctx, event.key, event.value, f"{type(e).__name__}: {e}", "alert")
+            return
+        await apply(out)
+        if tags and loc is not None and event.message.topic != urgent_topic:
+            themes.count(loc, sf, tags, event.message.partition, event.message.offset, now)
+        if now - last_prune["at"] > PRUNE_EVERY_S:
+            last_prune["at"] = now
+            prune_handled(now)
+            themes.prune(now)
 
     @app.timer(TICK_EVERY_S)
     async def tick() -> None:
