@@ -10,6 +10,9 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable
+from typing import Any
+
+from kafka.partitioner.default import murmur2
 
 from pipeline.settings import STAGES, Settings
 
@@ -35,6 +38,24 @@ TABLES = {
     "notify": ("sent-pages",),
 }
 MODEL_MAX_BYTES = 32 * 1024 * 1024
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, as in the Java client) gives `key`.
+
+    >>> partition_of("bus-42", 4) == partition_of("bus-42", 4) < 4
+    True
+    """
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def owns(consumer: Any, settings: Settings, short: str, location_id: str) -> bool:
+    """Whether `consumer` is assigned the partition of `location_id` on the topic `short`
+    (so this worker, and only it, reports that location)."""
+    assignment = consumer.assignment() if consumer else set()
+    topic = settings.topic(TOPICS.get(short, short))
+    part = partition_of(location_id, settings.partitions)
+    return any(tp.topic == topic and tp.partition == part for tp in assignment)
 
 
 def topic_configs(short: str) -> dict[str, str]:

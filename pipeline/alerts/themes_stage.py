@@ -20,8 +20,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from kafka.partitioner.default import murmur2
-
+from pipeline import topics
 from pipeline.alerts import theme_counts as tc
 from pipeline.config import Location, Venues
 from pipeline.records import Feedback, ScoredFeedback
@@ -63,6 +62,7 @@ class Themes:
         self.tagger = tagger
         self.loaded: set[str] = set()  # locations whose vocabulary is in the tagger
         self.seen: dict[str, None] = {}  # feedback ids counted, oldest first
+        self.known: dict[str, tuple[str, ...]] = {}  # location -> its theme ids (`allowed`)
 
     def on_assigned(self) -> None:
         self.loaded.clear()  # a partition may have come back with a newer vocabulary
@@ -76,15 +76,19 @@ class Themes:
         self.loaded.add(loc.id)
 
     def allowed(self, loc: Location) -> tuple[str, ...]:
-        """The themes `loc` knows: its kind's taxonomy and its own from the venues file."""
-        return tuple(self.tagger.theme_ids(loc.kind, loc.id))
+        """The themes `loc` knows: its kind's taxonomy and its own from the venues file (fixed
+        for the process, so computed once per location)."""
+        known = self.known.get(loc.id)
+        if known is None:
+            known = self.known[loc.id] = tuple(self.tagger.theme_ids(loc.kind, loc.id))
+        return known
 
     def tag(self, loc: Location, fb: Feedback) -> tuple[str, ...]:
         """`fb`'s themes; never one the location does not know (they become metric labels)."""
         if not fb.text.strip():
             return ()
         self._ensure(loc)
-        known = set(self.allowed(loc))
+        known = self.allowed(loc)
         tags = self.tagger.tag(fb.text, kind=loc.kind, lang=fb.lang or loc.lang, location_id=loc.id)
         return tuple(t for t in tags if t in known)
 
@@ -116,7 +120,7 @@ class Themes:
         if not isinstance(text, str) or not text.strip():
             return
         self._ensure(loc)
-        after = tuple(t for t in ev.get("after") or () if t in set(self.allowed(loc)))
+        after = tuple(t for t in ev.get("after") or () if t in self.allowed(loc))
         self.tagger.learn(text, after, kind=loc.kind, lang=str(ev.get("lang") or loc.lang),
                           location_id=loc.id)  # fmt: skip
         self.vocab[loc.id] = self.tagger.vocab(loc.id)
@@ -137,11 +141,7 @@ class Themes:
             del self.counts[k]
 
     def owns(self, location_id: str) -> bool:
-        consumer = self.ctx.app.consumer if self.ctx.app.consumer else None
-        assignment = consumer.assignment() if consumer else set()
-        topic = self.ctx.settings.topic("feedback.scored")
-        part = (murmur2(location_id.encode()) & 0x7FFFFFFF) % self.ctx.settings.partitions
-        return any(tp.topic == topic and tp.partition == part for tp in assignment)
+        return topics.owns(self.ctx.app.consumer, self.ctx.settings, "scored", location_id)
 
     def current(self, now: float) -> dict[str, Any]:
         """`GET /api/v1/themes`: the counts of the locations this worker owns, per window,

@@ -7,9 +7,9 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from kafka.partitioner.default import murmur2
 from prometheus_client.core import GaugeMetricFamily
 
+from pipeline import topics
 from pipeline.config import UNKNOWN_LOCATION
 from pipeline.scoring import windows as win
 from pipeline.scoring.location_counts import LocationCounts
@@ -24,12 +24,7 @@ SCALE_FIELDS = {"csat5": ("csat_n", "csat_sat"), "nps10": ("nps_n", "nps_pro", "
 
 def owns(ctx: Pronto, location_id: str) -> bool:
     """Whether this worker holds the partition of `location_id` (so only it reports it)."""
-    assignment = ctx.app.consumer.assignment() if ctx.app.consumer else set()
-    if not assignment:
-        return False
-    topic = ctx.settings.topic("feedback.raw")
-    part = (murmur2(location_id.encode()) & 0x7FFFFFFF) % ctx.settings.partitions
-    return any(tp.topic == topic and tp.partition == part for tp in assignment)
+    return topics.owns(ctx.app.consumer, ctx.settings, "raw", location_id)
 
 
 def location_summary(counts: LocationCounts, scale: str | None,
