@@ -33,8 +33,8 @@ COMPACTED = ("optouts", "model")
 # Faust names a table's changelog "<app id>-<table>-changelog"; creating them here too closes a
 # start-up race in which an agent wrote to a table before Faust had declared its changelog.
 TABLES = {
-    "score": ("score-rolling", "seen-feedback"),
-    "alert": ("alerts", "alerts-open-index", "theme-counts", "theme-vocab"),
+    "score": ("score-rolling", "seen-feedback", "score-theme-vocab"),
+    "alert": ("alerts", "alerts-open-index", "theme-vocab"),
     "notify": ("sent-pages",),
 }
 MODEL_MAX_BYTES = 32 * 1024 * 1024
