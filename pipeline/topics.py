@@ -70,8 +70,8 @@ def changelogs(settings: Settings, processes: Iterable[frozenset[str]]) -> list[
     """The changelog topics of the tables of `processes` (each a set of stages in one app).
 
     >>> s = Settings(app_id="p")
-    >>> changelogs(s, [frozenset({"score"}), frozenset({"alert", "notify"})])[:3]
-    ['p-score-score-rolling-changelog', 'p-score-seen-feedback-changelog', 'p-alerts-changelog']
+    >>> changelogs(s, [frozenset({"score"}), frozenset({"alert", "notify"})])[2:4]
+    ['p-score-score-theme-vocab-changelog', 'p-alerts-changelog']
     """
     return [
         f"{settings.app_id_for(stages)}-{table}-changelog"
