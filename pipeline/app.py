@@ -31,10 +31,11 @@ from pipeline.table_store import state_dir
 from pipeline.topics import MODEL_MAX_BYTES, TOPICS
 
 if TYPE_CHECKING:
-    from pipeline.alerts.themes_stage import Themes
+    from pipeline.alerts.themes_stage import AlertThemes
     from pipeline.ingest.service import Ingest
     from pipeline.scoring.drift import DriftMonitor
     from pipeline.scoring.sentiment import SentimentModel
+    from pipeline.scoring.themes_stage import ScoreThemes
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,8 @@ class Pronto:
     learn_now: Callable[[], int] | None = None  # the score stage learns its queue at once
     lang_ready: bool = False
     ingest: Ingest | None = None  # the web stage's shared intake (created on first use)
-    themes: Themes | None = None  # the alert stage's tagger and theme tables
+    themes: ScoreThemes | None = None  # the score stage's tagger and theme counts
+    alert_themes: AlertThemes | None = None  # the alert stage's tagger (the fast-path copy)
 
     def topic(self, name: str) -> faust.TopicT:
         return self.topics[name]

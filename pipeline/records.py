@@ -111,6 +111,11 @@ class ScoredFeedback(_Record):
     scored_at: float
     labelled: bool = False  # the text was labelled by its own score
     scores: dict[str, Any] = field(default_factory=dict)  # window -> {csat, nps, n, ...}
+    # The themes the score stage tagged (and counted); None: not tagged (the fast-path copy
+    # of a complaint, or a record from before themes were tagged there).
+    themes: list[str] | None = None
+    # The location's top negative theme of the last hour, for a trend notice to name.
+    top_theme: str | None = None
 
     @property
     def fb(self) -> Feedback:

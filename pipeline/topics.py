@@ -33,8 +33,8 @@ COMPACTED = ("optouts", "model")
 # Faust names a table's changelog "<app id>-<table>-changelog"; creating them here too closes a
 # start-up race in which an agent wrote to a table before Faust had declared its changelog.
 TABLES = {
-    "score": ("score-rolling", "seen-feedback"),
-    "alert": ("alerts", "alerts-open-index", "theme-counts", "theme-vocab"),
+    "score": ("score-rolling", "seen-feedback", "score-theme-vocab"),
+    "alert": ("alerts", "alerts-open-index", "theme-vocab"),
     "notify": ("sent-pages",),
 }
 MODEL_MAX_BYTES = 32 * 1024 * 1024
@@ -70,8 +70,8 @@ def changelogs(settings: Settings, processes: Iterable[frozenset[str]]) -> list[
     """The changelog topics of the tables of `processes` (each a set of stages in one app).
 
     >>> s = Settings(app_id="p")
-    >>> changelogs(s, [frozenset({"score"}), frozenset({"alert", "notify"})])[:3]
-    ['p-score-score-rolling-changelog', 'p-score-seen-feedback-changelog', 'p-alerts-changelog']
+    >>> changelogs(s, [frozenset({"score"}), frozenset({"alert", "notify"})])[2:4]
+    ['p-score-score-theme-vocab-changelog', 'p-alerts-changelog']
     """
     return [
         f"{settings.app_id_for(stages)}-{table}-changelog"

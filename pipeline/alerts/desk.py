@@ -82,7 +82,8 @@ def on_feedback(book: Book, loc: Location, sf: ScoredFeedback, now: float,
     window = sf.scores.get(TREND_WINDOW) or {}
     trend = evaluate_trend(loc, window.get("csat"), int(window.get("csat_n") or 0))
     if trend is not None and book.open_ref(trend_key(loc.id)) is None:
-        out.merge(open_new(book, loc, trend_key(loc.id), trend, None, now))
+        top = (sf.top_theme,) if sf.top_theme else ()  # the score stage counts the themes
+        out.merge(open_new(book, loc, trend_key(loc.id), trend, None, now, top))
     return out
 
 
@@ -132,12 +133,15 @@ def _on_customer(book: Book, loc: Location, sf: ScoredFeedback, now: float,
     return out
 
 
-def on_drift(book: Book, loc: Location, detail: str, now: float) -> Outputs:
-    """A drift detector fired on the location's satisfaction: the manager hears of it."""
+def on_drift(book: Book, loc: Location, detail: str, now: float,
+             themes: tuple[str, ...] = ()) -> Outputs:  # fmt: skip
+    """A drift detector fired on the location's satisfaction: the manager hears of it, and
+    of `themes` (the top negative theme of the last hour, from the score stage's drift
+    command)."""
     decision = evaluate_trend(loc, None, 0, drift=True, drift_detail=detail)
     if decision is None or book.open_ref(trend_key(loc.id)) is not None:
         return Outputs()
-    return open_new(book, loc, trend_key(loc.id), decision, None, now)
+    return open_new(book, loc, trend_key(loc.id), decision, None, now, themes)
 
 
 def on_command(book: Book, loc: Location, cmd: dict[str, Any], now: float) -> Outputs:

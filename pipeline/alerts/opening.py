@@ -28,8 +28,8 @@ def page_to(out: Outputs, alert: lc.Alert, loc: Location, sup: Supervisor, now: 
 
 def open_new(book: Book, loc: Location, key: str, decision: Decision, sf: ScoredFeedback | None,
              now: float, themes: tuple[str, ...] = ()) -> Outputs:  # fmt: skip
-    if decision.for_manager and not themes:
-        themes = book.top_themes(loc.id)
+    """Open an alert about `themes` (for a trend: the location's top negative theme, which
+    the score stage, where the themes are counted, sends along) and page it."""
     alert, events = new_alert(book, loc, key, decision, sf, now, themes)
     return page_new(book, loc, key, decision, sf, alert, events, now)
 

@@ -39,7 +39,6 @@ class TableBook:
         self.index = index
         self.known_refs = known_refs
         self.latest: dict[str, tuple[float, str]] = {}  # location -> (paged at, ref)
-        self.themes: themes_stage.Themes | None = None  # the counts a trend notice reads
 
     def alert(self, ref: str) -> lc.Alert | None:
         d = self.alerts.get(ref)
@@ -72,9 +71,6 @@ class TableBook:
     def note_paged(self, location_id: str, ref: str, at: float) -> None:
         self.latest[location_id] = (at, ref)
 
-    def top_themes(self, location_id: str) -> tuple[str, ...]:
-        return self.themes.top_themes(location_id) if self.themes else ()
-
 
 def observe(ctx: Pronto, ev: dict[str, Any]) -> None:
     """Lifecycle events feed the counters and the response-time histograms."""
@@ -105,7 +101,7 @@ def register(ctx: Pronto) -> None:
     index = app.Table("alerts-open-index", default=None, partitions=s.partitions)
     ctx.tables.update(alerts=alerts, alerts_index=index)
     book = TableBook(alerts, index, ctx.alert_index.state)
-    themes = book.themes = themes_stage.register(ctx)
+    themes = themes_stage.register(ctx)
     urgent_topic = s.topic("feedback.urgent")
 
     # Complaints triaged at ingest come by `feedback.urgent`, ahead of the score stage's
@@ -178,7 +174,7 @@ def register(ctx: Pronto) -> None:
 
     @app.agent(scored_lane)
     async def alert_desk(stream: Any) -> None:
-        """Every scored feedback: the desk's normal path, themes counted."""
+        """Every scored feedback: the desk's normal path."""
         async for event in stream.events():
             await asyncio.sleep(0)  # a backlog must not starve the other agents, timers and web
             await handle(event)
@@ -191,7 +187,6 @@ def register(ctx: Pronto) -> None:
 
     async def handle(event: Any) -> None:
         now = time.time()
-        tags: tuple[str, ...] = ()
         try:
             doc = json.loads(event.value)
             if not isinstance(doc, dict):
@@ -199,7 +194,7 @@ def register(ctx: Pronto) -> None:
             if "feedback" in doc:
                 sf = ScoredFeedback.from_dict(doc)
                 loc = ctx.venues.by_id(sf.fb.location_id)
-                tags = themes.tag(loc, sf.fb) if loc else ()
+                tags = themes.of(loc, sf) if loc else ()
                 out = desk.on_feedback(book, loc, sf, now, tags) if loc else desk.Outputs()
             else:
                 loc = ctx.venues.by_id(
@@ -209,7 +204,8 @@ def register(ctx: Pronto) -> None:
                     raise RecordError(f"command for an unknown location: {event.key!r}")
                 if doc.get("type") == "drift":
                     detail = f"satisfaction fell from {doc.get('before', 0):.2f} to {doc.get('after', 0):.2f}"
-                    out = desk.on_drift(book, loc, detail, now)
+                    top = themes.named(loc, doc.get("top_theme"))  # the score stage's counts
+                    out = desk.on_drift(book, loc, detail, now, top)
                 elif doc.get("type") == theme_desk.COMMAND:
                     out = theme_desk.on_set_themes(book, loc, doc, now, themes.allowed(loc))
                 else:
@@ -219,12 +215,9 @@ def register(ctx: Pronto) -> None:
             await send_dlq(ctx, event.key, event.value, f"{type(e).__name__}: {e}", "alert")
             return
         await apply(out)
-        if tags and loc is not None and event.message.topic != urgent_topic:
-            themes.count(loc, sf, tags, event.message.partition, event.message.offset, now)
         if now - last_prune["at"] > PRUNE_EVERY_S:
             last_prune["at"] = now
             prune_handled(now)
-            themes.prune(now)
 
     @app.timer(TICK_EVERY_S)
     async def tick() -> None:

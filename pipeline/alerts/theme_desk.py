@@ -15,11 +15,12 @@ from pipeline.alerts import desk
 from pipeline.alerts import lifecycle as lc
 from pipeline.alerts.rules import TREND_REASONS
 from pipeline.config import Location
+from pipeline.themes.venue import CORRECTED
 
 logger = logging.getLogger(__name__)
 
 COMMAND = "set_themes"
-EVENT = "themes_corrected"
+EVENT = CORRECTED  # learned at once by both taggers: the alert stage's and the score stage's
 
 
 def clean(themes: Any, allowed: Iterable[str]) -> tuple[str, ...] | None:

@@ -1,4 +1,4 @@
-"""The cost of tagging themes, as the alert stage pays it: one `ThemeTagger.tag` per feedback
+"""The cost of tagging themes, as the score stage pays it: one `ThemeTagger.tag` per feedback
 with text, over the bench's own feedback mix, in this process (no Kafka in the figure)."""
 
 from __future__ import annotations

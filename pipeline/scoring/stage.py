@@ -1,12 +1,14 @@
 """The score stage: `feedback.raw` -> sentiment, rolling counters -> `feedback.scored`.
 
-Thin agents: decode, call the pure `Scorer`, update the tables, send, observe. Records come in
-batches (`PRONTO_SCORE_BATCH`, or what arrived within `PRONTO_SCORE_BATCH_S`): each location
-touched is written once per batch, as one table value (`LocationCounts`), so a feedback costs
-one changelog record for its counters instead of one per counter. Labelled texts are learned
-by a task in time slices (`PRONTO_LEARN_SHARE` of the loop at most), not on the record's path.
-Records that cannot be decoded go to `feedback.dlq` with the reason. The model is saved to the
-compacted `pronto.model` topic and restored at start, so a restart keeps what it learned.
+Thin agents: decode, call the pure `Scorer`, tag the themes, update the tables, send,
+observe. Records come in batches (`PRONTO_SCORE_BATCH`, or what arrived within
+`PRONTO_SCORE_BATCH_S`): each location touched is written once per batch, as one table value
+(`LocationCounts`: its CSAT/NPS counters and its theme counts, `themes_stage.py`), so a
+feedback costs one changelog record for its counters instead of one per counter. Labelled
+texts are learned by a task in time slices (`PRONTO_LEARN_SHARE` of the loop at most), not on
+the record's path. Records that cannot be decoded go to `feedback.dlq` with the reason. The
+model is saved to the compacted `pronto.model` topic and restored at start, so a restart keeps
+what it learned.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
 from pipeline.model_store import MODEL_KEY, encode_model, load_model
 from pipeline.records import Feedback, RecordError, ScoredFeedback
+from pipeline.scoring import themes_stage
 from pipeline.scoring.counts import is_other_copy, mark_partition, received_at_of, seen_mark
 from pipeline.scoring.drift import DriftMonitor
 from pipeline.scoring.location_counts import LocationCounts
 from pipeline.scoring.scorer import Learner, Scorer
 from pipeline.scoring.scores_view import ScoresCollector, current_scores, location_summary, owns
 from pipeline.scoring.sentiment import SentimentModel, label_from_score
+from pipeline.themes.venue import CORRECTED
 
 if TYPE_CHECKING:
     from pipeline.app import Pronto
@@ -79,6 +83,7 @@ def register(ctx: Pronto) -> None:
     seen = app.Table("seen-feedback", default=None, partitions=s.partitions, store=store)
     ctx.tables.update(counters=counters, seen=seen)
     ctx.registry.register(ScoresCollector(ctx))  # type: ignore[arg-type]
+    themes = themes_stage.register(ctx)  # tagged and counted here, with the other counters
     ready = asyncio.Event()
     state: dict[str, Any] = {"saved_version": -1, "last_prune": 0.0, "scorer": None,
                              "last_batch": 0.0, "busy": False}  # fmt: skip
@@ -183,6 +188,7 @@ def register(ctx: Pronto) -> None:
         touched: dict[str, Any] = {}  # location -> the last event that counted there
         batch_seen: dict[str, list[Any]] = {}  # marks written in this batch
         scored: Counter[str] = Counter()
+        tops: dict[str, str | None] = {}  # location -> its top negative theme (once a batch)
         for i, event in enumerate(events):
             if i and i % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # a backlog must not starve the timers, web, other agents
@@ -205,25 +211,33 @@ def register(ctx: Pronto) -> None:
             out = scorer.score(fb, now)
             if out.learn is not None:
                 learner.add(*out.learn)
+            label = out.prediction.label
+            tags, theme_increments = themes.tally(fb, label, now)
+            out.increments.extend(theme_increments)
             counts = counts_of(fb.location_id)
             if out.increments:
                 # A record this location already took before a crash is scored again, not
                 # counted; its value is written again all the same: a local store survives a
                 # kill that lost the changelog record, and the changelog must catch up before
                 # this offset is committed (another worker rebuilds from it).
-                counts.add_once(out.increments, part, offset)
+                if counts.add_once(out.increments, part, offset) and tags:
+                    themes.note_counted(fb.location_id, tags, label)
                 touched[fb.location_id] = event
+            if fb.location_id not in tops:
+                tops[fb.location_id] = next(iter(themes.top_negative(counts, now)), None)
             record = ScoredFeedback(
                 feedback=fb.to_dict(), sentiment_negative=out.prediction.p_negative,
                 sentiment_label=out.prediction.label, model_version=scorer.model.version,
                 scored_at=now, labelled=out.labelled,
                 scores=location_summary(counts, fb.scale, windows, now),
+                themes=list(tags), top_theme=tops[fb.location_id],
             )  # fmt: skip
             await deliver(ctx.topic("scored"), fb.location_id.encode(), record.to_json())
             if out.drift is not None:
                 drift = {"schema": 1, "type": "drift", "location_id": fb.location_id, "at": now,
                          "before": out.drift.before_mean, "after": out.drift.after_mean,
-                         "n": out.drift.n}  # fmt: skip
+                         "n": out.drift.n,
+                         "top_theme": next(iter(themes.top_negative(counts, now)), None)}  # fmt: skip
                 await deliver(
                     ctx.topic("commands"), fb.location_id.encode(), json.dumps(drift).encode()
                 )
@@ -237,7 +251,7 @@ def register(ctx: Pronto) -> None:
             if out.late:
                 m.late_events.labels(fb.location_id).inc()
             scored[fb.location_id] += 1
-            m.sentiment.labels(out.prediction.label).inc()
+            m.sentiment.labels(label).inc()
             if out.model_seconds:
                 m.model_seconds.observe(out.model_seconds)
             m.webhook_to_scored.observe(max(0.0, now - fb.received_at))
@@ -250,6 +264,7 @@ def register(ctx: Pronto) -> None:
             counters[location_id] = counts.to_value()
         for location_id, n in scored.items():
             m.feedback_scored.labels(location_id).inc(n)
+        themes.flush_metrics()
         if now - state["last_prune"] > PRUNE_EVERY_S and events:
             state["last_prune"] = now
             as_event(events[-1])
@@ -274,13 +289,18 @@ def register(ctx: Pronto) -> None:
 
     @app.agent(ctx.topic("events"))
     async def learn_corrections(stream: Any) -> None:
-        """A supervisor's "not a complaint" / "was a complaint" is learned at once."""
+        """A supervisor's "not a complaint" / "was a complaint" is learned at once, and so is
+        a change of an alert's themes (the next message with those words gets them)."""
         await ready.wait()
         async for event in stream.events():
             await asyncio.sleep(0)  # a backlog must not starve the other agents, timers and web
             try:
                 doc = json.loads(event.value)
             except (ValueError, TypeError):
+                continue
+            if isinstance(doc, dict) and doc.get("event") == CORRECTED:
+                as_event(event)  # the vocabulary table is the location's partition's
+                themes.learn(doc)
                 continue
             if not isinstance(doc, dict) or doc.get("event") != "corrected":
                 continue

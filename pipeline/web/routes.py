@@ -3,8 +3,8 @@ the console.
 
 Every process of a worker serves /healthz, /readyz and /metrics on its own port. The web
 process (the public port) answers for the whole worker: its /readyz and /metrics include the
-other processes' (`PRONTO_PEERS`), /api/v1/scores comes from the score process and
-/api/v1/themes from the alert process.
+other processes' (`PRONTO_PEERS`); /api/v1/scores and /api/v1/themes come from the score
+process, which counts both.
 """
 
 from __future__ import annotations
@@ -123,11 +123,11 @@ def register(ctx: Pronto, router: Any) -> None:
     router.add_get("/metrics", metrics)
 
     async def themes(_: web.Request) -> web.Response:
-        if "alert" in ctx.stages and ctx.themes is not None:
+        if "score" in ctx.stages and ctx.themes is not None:
             return web.json_response(ctx.themes.current(time.time()))
-        if "alert" not in peers.urls:
-            return web.json_response({"error": "no alert stage in this worker"}, status=404)
-        status, body = await peers.get("alert", "/api/v1/themes")
+        if "score" not in peers.urls:
+            return web.json_response({"error": "no score stage in this worker"}, status=404)
+        status, body = await peers.get("score", "/api/v1/themes")
         return web.Response(body=body, status=status, content_type="application/json")
 
     router.add_get("/api/v1/scores", scores)

@@ -47,7 +47,7 @@ def test_quick_bench_prints_every_figure_and_a_verdict_per_target(kafka) -> None
         verdict = result["targets"][target]
         assert isinstance(verdict["met"], bool) and verdict["goal"], (target, verdict)
     assert result["recovery_checked"] is True  # the restarted worker knew the old ids
-    themes = result["themes"]  # the alert stage's tag() on the bench's own mix
+    themes = result["themes"]  # the score stage's tag() on the bench's own mix
     assert themes["messages"] > 0 and 0 < themes["tagged_share"] <= 1, themes
     assert result["themes_us_per_msg"] == themes["median_us"] > 0
     assert {"supervisor", "score"} <= set(result["rss_by_process_mb"]), result["rss_by_process_mb"]

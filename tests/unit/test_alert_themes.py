@@ -1,5 +1,5 @@
 """Themes where people look, the pure parts: the alert's themes in the desk, the page, the
-supervisor's correction, and the windowed counts."""
+supervisor's correction, the manager's trend notice (the counts: `test_theme_counts.py`)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import time
 
 from pipeline.alerts import desk, theme_desk
 from pipeline.alerts import lifecycle as lc
-from pipeline.alerts import theme_counts as tc
 from pipeline.alerts.messages import SMS_LIMIT, grouped_page_text, page_text, segments
 from pipeline.config import Supervisor
-from pipeline.scoring.windows import parse_windows
 from tests.unit.test_desk import BUS, VENUES, DictBook, scored
 
 BUS_THEMES = ("cleanliness", "crowding", "price", "punctuality", "safety", "staff", "temperature")
@@ -69,40 +67,22 @@ def test_a_supervisor_changes_the_themes_once_and_the_event_says_who_and_what() 
 
 
 def test_the_managers_trend_notice_names_the_top_negative_theme() -> None:
+    """The score stage counts the themes: its drift command, and each scored record for a
+    falling CSAT, carry the location's top negative theme of the last hour."""
     resto = VENUES.by_id("resto-sol")
     assert resto is not None
-    book, now = DictBook(top={"resto-sol": ("food",)}), time.time()
-    out = desk.on_drift(book, resto, "satisfaction fell from 0.80 to 0.40", now)
+    book, now = DictBook(), time.time()
+    out = desk.on_drift(book, resto, "satisfaction fell from 0.80 to 0.40", now, ("food",))
     (notice,) = out.messages
     assert notice["kind"] == "manager" and "mas quejas: comida" in notice["body"]
     assert out.events[0]["alert"]["themes"] == ["food"]
     quiet = desk.on_drift(DictBook(), resto, "satisfaction fell", now)
     assert "quejas" not in quiet.messages[0]["body"]  # no theme known: no theme named
-
-
-def test_counts_take_each_record_once_and_read_back_per_window() -> None:
-    windows = parse_windows("5m,1h,24h")
-    table: dict[str, list[int]] = {}
-    now = 100_000.0
-
-    def count(themes: tuple[str, ...], sentiment: str, offset: int, at: float) -> None:
-        for k in tc.keys_for("r", themes, sentiment, tc.event_time(at, now, 120.0), windows):
-            value = tc.bump(table.get(k), 0, offset)
-            if value is not None:
-                table[k] = value
-
-    count(("food", "wait"), "negative", 1, now - 10)
-    count(("food", "wait"), "negative", 1, now - 10)  # replayed after a crash: not again
-    count(
-        ("food",), "positive", 2, now - 2000
-    )  # scored late (a backlog): counted, in a bucket still open
-    count(("noise",), "neutral", 3, now - 7200)
-    got = tc.summarize(table.items(), windows, now)["r"]
-    assert got["5m"]["food"] == {"negative": 1, "neutral": 0, "positive": 1, "n": 2}
-    assert got["1h"]["wait"]["n"] == 1 and got["24h"]["noise"]["n"] == 1
-    top = tc.top_themes(got, windows)
-    assert [t["theme"] for t in top] == ["food", "wait", "noise"]
-    assert tc.top_negative(table.get, "r", ["food", "wait", "noise"], windows, now) == ("food",)
+    window = {"1h": {"csat": 0.3, "csat_n": resto.trend_min_answers + 5}}
+    sf = scored("f1", None, "ok", scores=window)
+    sf.feedback["location_id"], sf.top_theme = "resto-sol", "wait"
+    (falling,) = desk.on_feedback(DictBook(), resto, sf, now).messages
+    assert falling["kind"] == "manager" and "mas quejas: espera" in falling["body"]
 
 
 def test_a_grouped_page_names_the_themes_of_the_burst() -> None:

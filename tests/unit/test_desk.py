@@ -24,7 +24,6 @@ assert BUS is not None
 class DictBook:
     alerts: dict[str, lc.Alert] = field(default_factory=dict)
     index: dict[str, str] = field(default_factory=dict)
-    top: dict[str, tuple[str, ...]] = field(default_factory=dict)  # location -> top theme
 
     def alert(self, ref: str) -> lc.Alert | None:
         return self.alerts.get(ref)
@@ -42,9 +41,6 @@ class DictBook:
 
     def handled(self, feedback_id: str) -> bool:
         return desk.handled_key(feedback_id) in self.index
-
-    def top_themes(self, location_id: str) -> tuple[str, ...]:
-        return self.top.get(location_id, ())
 
     def apply(self, out: desk.Outputs) -> None:
         for ref, a in out.alerts.items():
