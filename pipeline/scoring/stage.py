@@ -27,11 +27,19 @@ from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
 from pipeline.model_store import MODEL_KEY, encode_model, load_model
 from pipeline.records import Feedback, RecordError, ScoredFeedback
-from pipeline.scoring.counts import is_other_copy, mark_partition, received_at_of, seen_mark
+from pipeline.scoring.counts import is_other_copy, seen_mark
 from pipeline.scoring.drift import DriftMonitor
 from pipeline.scoring.location_counts import LocationCounts
 from pipeline.scoring.scorer import Learner, Scorer
 from pipeline.scoring.scores_view import ScoresCollector, current_scores, location_summary, owns
+from pipeline.scoring.seen_batches import (
+    SeenTable,
+    aging_keys,
+    batch_key,
+    batch_value,
+    batched_mark,
+    is_batch_key,
+)
 from pipeline.scoring.sentiment import SentimentModel, label_from_score
 
 if TYPE_CHECKING:
@@ -76,7 +84,17 @@ def register(ctx: Pronto) -> None:
     # One key per location: its rolling counters and the last record they took.
     store = ctx.table_store
     counters = app.Table("score-rolling", default=None, partitions=s.partitions, store=store)
-    seen = app.Table("seen-feedback", default=None, partitions=s.partitions, store=store)
+    # The dedupe marks: ids in the local store, one changelog record per batch and partition.
+    seen: Any = app.tables.add(
+        SeenTable(
+            app,
+            name="seen-feedback",
+            default=None,
+            store=store,
+            beacon=app.tables.beacon,
+            partitions=s.partitions,
+        )
+    )
     ctx.tables.update(counters=counters, seen=seen)
     ctx.registry.register(ScoresCollector(ctx))  # type: ignore[arg-type]
     ready = asyncio.Event()
@@ -152,13 +170,12 @@ def register(ctx: Pronto) -> None:
 
     ctx.learn_now = learn_now
 
-    seen_order: deque[tuple[float, str, int]] = deque()  # (received_at, id, partition)
+    seen_order: deque[tuple[float, str, int]] = deque()  # (received_at, key, partition)
     last_event: dict[int, Any] = {}  # partition -> an event of it: table access goes by event
 
     def prune(now: float) -> None:
-        if not state.get("seen_scanned"):  # once after start: ids recovered from the changelog
-            marks = ((received_at_of(mark), k, mark_partition(mark)) for k, mark in seen.items())
-            seen_order.extend(sorted((at, k, p) for at, k, p in marks if at is not None))
+        if not state.get("seen_scanned"):  # once after start: keys recovered from the changelog
+            seen_order.extend(sorted(aging_keys(seen.items())))
             state["seen_scanned"] = True
         while seen_order and seen_order[0][0] < now - DEDUPE_HORIZON_S:
             _, k, part = seen_order.popleft()
@@ -166,8 +183,12 @@ def register(ctx: Pronto) -> None:
             if event is None:  # a partition this worker no longer reads (or a legacy mark)
                 continue
             as_event(event)
-            if k in seen:
-                del seen[k]
+            value = seen.get(k)
+            if value is None:
+                continue
+            if is_batch_key(k):  # its ids, then the batch (one tombstone)
+                seen.forget_locally(fid for fid, *_ in value.get("m", ()))
+            del seen[k]
 
     def counts_of(location_id: str) -> LocationCounts:
         counts = cache.get(location_id)
@@ -182,6 +203,7 @@ def register(ctx: Pronto) -> None:
         now = time.time()
         touched: dict[str, Any] = {}  # location -> the last event that counted there
         batch_seen: dict[str, list[Any]] = {}  # marks written in this batch
+        marks: dict[int, list[tuple[str, float, int]]] = {}  # partition -> (id, at, offset)
         scored: Counter[str] = Counter()
         for i, event in enumerate(events):
             if i and i % YIELD_EVERY == 0:
@@ -227,13 +249,13 @@ def register(ctx: Pronto) -> None:
                 await deliver(
                     ctx.topic("commands"), fb.location_id.encode(), json.dumps(drift).encode()
                 )
-            # Marked seen only after its output was handed to the producer: a crash before this
-            # point reprocesses it (at least once) rather than skipping it (lost). A replay
-            # writes its mark again, for the same reason as the counters above.
+            # Marked seen (in the changelog: with its batch, below) only after its output was
+            # handed to the producer: a crash before reprocesses it (at least once) rather than
+            # skipping it (lost). A replay writes its mark again, as the counters above.
             as_event(event)
-            seen[fb.id] = batch_seen[fb.id] = seen_mark(fb.received_at, part, offset)
-            if mark is None and state.get("seen_scanned"):
-                seen_order.append((fb.received_at, fb.id, part))
+            seen.mark_locally(fb.id, batched_mark(fb.received_at, part, offset))
+            batch_seen[fb.id] = seen_mark(fb.received_at, part, offset)
+            marks.setdefault(part, []).append((fb.id, fb.received_at, offset))
             if out.late:
                 m.late_events.labels(fb.location_id).inc()
             scored[fb.location_id] += 1
@@ -248,6 +270,12 @@ def register(ctx: Pronto) -> None:
             counts.prune(now, windows, s.lateness_s)
             as_event(event)
             counters[location_id] = counts.to_value()
+        for part, taken in marks.items():
+            key = batch_key(part, taken[0][2])
+            as_event(last_event[part])
+            seen[key] = value = batch_value(taken)
+            if state.get("seen_scanned"):
+                seen_order.append((value["r"], key, part))
         for location_id, n in scored.items():
             m.feedback_scored.labels(location_id).inc(n)
         if now - state["last_prune"] > PRUNE_EVERY_S and events:
