@@ -11,7 +11,7 @@ import orjson
 
 from pipeline.app import Pronto
 from pipeline.scoring.seen_batches import BATCH_PREFIX
-from tests.agents.test_agents import agent, ctx, feedback  # noqa: F401 - the fixture
+from tests.agents.test_agents import agent, ctx, feedback
 
 __all__ = ["ctx"]
 
