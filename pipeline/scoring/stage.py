@@ -27,6 +27,7 @@ from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
 from pipeline.model_store import MODEL_KEY, encode_model, load_model
 from pipeline.records import Feedback, RecordError, ScoredFeedback
+from pipeline.scoring.batch_out import BatchOut
 from pipeline.scoring.counts import is_other_copy, seen_mark
 from pipeline.scoring.drift import DriftMonitor
 from pipeline.scoring.location_counts import LocationCounts
@@ -172,6 +173,7 @@ def register(ctx: Pronto) -> None:
 
     seen_order: deque[tuple[float, str, int]] = deque()  # (received_at, key, partition)
     last_event: dict[int, Any] = {}  # partition -> an event of it: table access goes by event
+    scored_partitions: dict[bytes, int] = {}  # location -> its feedback.scored partition
 
     def prune(now: float) -> None:
         if not state.get("seen_scanned"):  # once after start: keys recovered from the changelog
@@ -205,6 +207,7 @@ def register(ctx: Pronto) -> None:
         batch_seen: dict[str, list[Any]] = {}  # marks written in this batch
         marks: dict[int, list[tuple[str, float, int]]] = {}  # partition -> (id, at, offset)
         scored: Counter[str] = Counter()
+        out_scored = BatchOut(ctx.topic("scored"), scored_partitions)
         for i, event in enumerate(events):
             if i and i % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # a backlog must not starve the timers, web, other agents
@@ -241,7 +244,7 @@ def register(ctx: Pronto) -> None:
                 scored_at=now, labelled=out.labelled,
                 scores=location_summary(counts, fb.scale, windows, now),
             )  # fmt: skip
-            await deliver(ctx.topic("scored"), fb.location_id.encode(), record.to_json())
+            out_scored.add(fb.location_id.encode(), record.to_json())
             if out.drift is not None:
                 drift = {"schema": 1, "type": "drift", "location_id": fb.location_id, "at": now,
                          "before": out.drift.before_mean, "after": out.drift.after_mean,
@@ -249,9 +252,10 @@ def register(ctx: Pronto) -> None:
                 await deliver(
                     ctx.topic("commands"), fb.location_id.encode(), json.dumps(drift).encode()
                 )
-            # Marked seen (in the changelog: with its batch, below) only after its output was
+            # Marked seen in the changelog with its batch (below), after the batch's outputs were
             # handed to the producer: a crash before reprocesses it (at least once) rather than
-            # skipping it (lost). A replay writes its mark again, as the counters above.
+            # skipping it (lost). A replay writes its mark again, as the counters above; the
+            # local mark may run ahead, and a replay (the same record) goes through it.
             as_event(event)
             seen.mark_locally(fb.id, batched_mark(fb.received_at, part, offset))
             batch_seen[fb.id] = seen_mark(fb.received_at, part, offset)
@@ -263,8 +267,10 @@ def register(ctx: Pronto) -> None:
             if out.model_seconds:
                 m.model_seconds.observe(out.model_seconds)
             m.webhook_to_scored.observe(max(0.0, now - fb.received_at))
-        # One write per location touched, after its outputs: a crash before it replays the
-        # batch, and the marks in what did land say what is counted already.
+        # The outputs go to the producer first (one Kafka batch per partition), then one
+        # write per location touched: a crash before it replays the batch, and the marks in
+        # what did land say what is counted already.
+        await out_scored.flush()
         for location_id, event in touched.items():
             counts = cache[location_id]
             counts.prune(now, windows, s.lateness_s)
