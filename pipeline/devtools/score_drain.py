@@ -33,13 +33,13 @@ from pipeline.topics import ensure_topics
 
 
 def drain(broker: str, work: Path, n: int, locations: int, profile_s: float,
-          out: Path | None, stages: str) -> dict[str, Any]:  # fmt: skip
+          out: Path | None, stages: str, extra: dict[str, str]) -> dict[str, Any]:  # fmt: skip
     bootstrap = broker.split("://", 1)[-1]
     cfg = work / "venues.toml"
     cfg.write_text(env_.venues_toml(locations))
     venues = parse_venues(tomllib.loads(cfg.read_text())).locations
     prefix = f"drain{uuid.uuid4().hex[:6]}-"
-    base_env = env_.bench_env(broker, work / "home", cfg, prefix, PRONTO_STAGES=stages)
+    base_env = env_.bench_env(broker, work / "home", cfg, prefix, PRONTO_STAGES=stages, **extra)
     s = Settings(broker=broker, topic_prefix=prefix, app_id=base_env["PRONTO_APP_ID"])
     ensure_topics(s, (frozenset(stages.split(",")),))
     pool = load.feedback_pool(venues, base_env["PRONTO_SECRET_KEY"], size=2_000)
@@ -93,6 +93,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--stages", default="score")
     p.add_argument("--profile", type=float, default=0.0, help="py-spy seconds")
     p.add_argument("--out", default="", help="py-spy output (.svg, or .txt for raw)")
+    p.add_argument("--env", action="append", default=[], help="PRONTO_X=value for the worker")
     args = p.parse_args(argv)
     if args.code:
         os.environ["PRONTO_BENCH_WORKER_CODE"] = args.code
@@ -105,7 +106,9 @@ def main(argv: list[str]) -> int:
             kafka = LocalKafka(work, free_port(), name="drain-broker", jars_home=jars)
             broker = f"kafka://{kafka.start()}"
         out = Path(args.out) if args.out else None
-        r = drain(broker, work, args.n, args.locations, args.profile, out, args.stages)
+        extra = dict(kv.split("=", 1) for kv in args.env)
+        r = drain(broker, work, args.n, args.locations, args.profile, out, args.stages, extra)
+        r["env"] = extra
         r["code"] = args.code or "this tree"
         print(json.dumps(r), flush=True)
     finally:

@@ -102,10 +102,13 @@ def register(ctx: Pronto) -> None:
     state: dict[str, Any] = {"saved_version": -1, "last_prune": 0.0, "scorer": None,
                              "last_batch": 0.0, "busy": False}  # fmt: skip
     cache: dict[str, LocationCounts] = {}  # location -> its table value, decoded
+    pruned: dict[str, int] = {}  # location -> the last tick (of `prune_every_s`) it was pruned
+    prune_every_s = min((w.bucket_s for w in windows), default=1)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_totals(sender: Any, *args: Any, **kwargs: Any) -> None:
         cache.clear()  # the partitions (and their counters) may move to another worker
+        pruned.clear()
         last_event.clear()
 
     def install(model: SentimentModel, drift: DriftMonitor) -> None:
@@ -271,9 +274,12 @@ def register(ctx: Pronto) -> None:
         # write per location touched: a crash before it replays the batch, and the marks in
         # what did land say what is counted already.
         await out_scored.flush()
+        tick = int(now // prune_every_s)
         for location_id, event in touched.items():
             counts = cache[location_id]
-            counts.prune(now, windows, s.lateness_s)
+            if pruned.get(location_id) != tick:  # buckets expire once a bucket at most
+                counts.prune(now, windows, s.lateness_s)
+                pruned[location_id] = tick
             as_event(event)
             counters[location_id] = counts.to_value()
         for part, taken in marks.items():
