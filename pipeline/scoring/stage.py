@@ -3,8 +3,11 @@
 Thin agents: decode, call the pure `Scorer`, update the tables, send, observe. Records come in
 batches (`PRONTO_SCORE_BATCH`, or what arrived within `PRONTO_SCORE_BATCH_S`): each location
 touched is written once per batch, as one table value (`LocationCounts`), so a feedback costs
-one changelog record for its counters instead of one per counter. Labelled texts are learned
-by a task in time slices (`PRONTO_LEARN_SHARE` of the loop at most), not on the record's path.
+one changelog record for its counters instead of one per counter. The scored records go to
+the producer once per batch, one Kafka batch per partition (`batch_out.py`), and the dedupe
+marks are one changelog record per batch and partition (`seen_batches.py`). Labelled texts
+are learned by a task in time slices (`PRONTO_LEARN_SHARE` of the loop at most), not on the
+record's path.
 Records that cannot be decoded go to `feedback.dlq` with the reason. The model is saved to the
 compacted `pronto.model` topic and restored at start, so a restart keeps what it learned.
 """
