@@ -162,9 +162,18 @@ class SeenTable(faust.Table):  # type: ignore[misc]
                 value = pending.pop(raw_key, None) or self._stored(raw_key, msg.partition)
                 delete = True
             for fid, mark in marks_of(value, msg.partition):
-                raw = None if delete else orjson.dumps(mark)
-                m = _Message(orjson.dumps(fid), raw, msg.partition, msg.offset, msg.tp)
+                raw = None if delete else self._encode(mark, self.value_serializer, value=True)
+                m = _Message(self._encode(fid, self.key_serializer), raw, msg.partition,
+                             msg.offset, msg.tp)  # fmt: skip
                 yield _Event(fid, None if delete else mark, m)
+
+    def _encode(self, obj: Any, serializer: Any, value: bool = False) -> bytes:
+        """`obj` as the store's own writes encode it (Faust's codec, not orjson: a key must
+        be the same bytes for the lookups to find it)."""
+        s = self.app.serializers
+        if value:
+            return s.dumps_value(self.value_type, obj, serializer=serializer) or b""
+        return s.dumps_key(self.key_type, obj, serializer=serializer) or b""
 
     def _stored(self, raw_key: bytes, partition: int) -> Any:
         """A batch value as the local store holds it now (to delete its ids)."""
