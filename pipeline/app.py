@@ -156,7 +156,7 @@ def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES
         producer_max_batch_size=1_048_576 if batched else 16_384,
         producer_max_request_size=MODEL_MAX_BYTES,
         consumer_auto_offset_reset="earliest",
-        broker_commit_every=100,
+        broker_commit_every=100_000 if batched else 100,
         broker_commit_interval=0.5,
         stream_wait_empty=False,
         # Records fetched ahead and waiting per partition: Faust's 4,096 held tens of MB per

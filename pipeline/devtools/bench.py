@@ -298,7 +298,7 @@ def limits(r: dict[str, Any]) -> dict[str, str]:
     return {
         "pipeline": f"one Python event loop, CPU-bound: {sentiment} of the score stage; "
         f"alert stage {lag} records behind at the end; per feedback the score process still "
-        f"consumes one record and produces two (the scored record, its dedupe mark) plus one per "
+        f"consumes one record and produces one (the scored record, in a Kafka batch) plus one per "
         f"location per batch; top frames: {hot or 'n/a'}; {cpu}",
         "latency": f"a Twilio API of {ms:g} ms a call: {peak:g} pages/s at the busiest load "
         f"keep {peak * ms / 1000:.0f} calls in flight on average, and Twilio saw at most "

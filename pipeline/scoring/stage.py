@@ -4,11 +4,13 @@ Thin agents: decode, call the pure `Scorer`, tag the themes, update the tables, 
 observe. Records come in batches (`PRONTO_SCORE_BATCH`, or what arrived within
 `PRONTO_SCORE_BATCH_S`): each location touched is written once per batch, as one table value
 (`LocationCounts`: its CSAT/NPS counters and its theme counts, `themes_stage.py`), so a
-feedback costs one changelog record for its counters instead of one per counter. Labelled
-texts are learned by a task in time slices (`PRONTO_LEARN_SHARE` of the loop at most), not on
-the record's path. Records that cannot be decoded go to `feedback.dlq` with the reason. The
-model is saved to the compacted `pronto.model` topic and restored at start, so a restart keeps
-what it learned.
+feedback costs one changelog record for its counters instead of one per counter. The scored
+records go to the producer once per batch, one Kafka batch per partition (`batch_out.py`),
+and the dedupe marks are one changelog record per batch and partition (`seen_batches.py`).
+Labelled texts are learned by a task in time slices (`PRONTO_LEARN_SHARE` of the loop at
+most), not on the record's path. Records that cannot be decoded go to `feedback.dlq` with the
+reason. The model is saved to the compacted `pronto.model` topic and restored at start, so a
+restart keeps what it learned.
 """
 
 from __future__ import annotations
@@ -30,11 +32,20 @@ from pipeline.dlq import send_dlq
 from pipeline.model_store import MODEL_KEY, encode_model, load_model
 from pipeline.records import Feedback, RecordError, ScoredFeedback
 from pipeline.scoring import themes_stage
-from pipeline.scoring.counts import is_other_copy, mark_partition, received_at_of, seen_mark
+from pipeline.scoring.batch_out import BatchOut
+from pipeline.scoring.counts import is_other_copy, seen_mark
 from pipeline.scoring.drift import DriftMonitor
 from pipeline.scoring.location_counts import LocationCounts
 from pipeline.scoring.scorer import Learner, Scorer
 from pipeline.scoring.scores_view import ScoresCollector, current_scores, location_summary, owns
+from pipeline.scoring.seen_batches import (
+    SeenTable,
+    aging_keys,
+    batch_key,
+    batch_value,
+    batched_mark,
+    is_batch_key,
+)
 from pipeline.scoring.sentiment import SentimentModel, label_from_score
 from pipeline.themes.venue import CORRECTED
 
@@ -80,7 +91,17 @@ def register(ctx: Pronto) -> None:
     # One key per location: its rolling counters and the last record they took.
     store = ctx.table_store
     counters = app.Table("score-rolling", default=None, partitions=s.partitions, store=store)
-    seen = app.Table("seen-feedback", default=None, partitions=s.partitions, store=store)
+    # The dedupe marks: ids in the local store, one changelog record per batch and partition.
+    seen: Any = app.tables.add(
+        SeenTable(
+            app,
+            name="seen-feedback",
+            default=None,
+            store=store,
+            beacon=app.tables.beacon,
+            partitions=s.partitions,
+        )
+    )
     ctx.tables.update(counters=counters, seen=seen)
     ctx.registry.register(ScoresCollector(ctx))  # type: ignore[arg-type]
     themes = themes_stage.register(ctx)  # tagged and counted here, with the other counters
@@ -88,10 +109,13 @@ def register(ctx: Pronto) -> None:
     state: dict[str, Any] = {"saved_version": -1, "last_prune": 0.0, "scorer": None,
                              "last_batch": 0.0, "busy": False}  # fmt: skip
     cache: dict[str, LocationCounts] = {}  # location -> its table value, decoded
+    pruned: dict[str, int] = {}  # location -> the last tick (of `prune_every_s`) it was pruned
+    prune_every_s = min((w.bucket_s for w in windows), default=1)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_totals(sender: Any, *args: Any, **kwargs: Any) -> None:
         cache.clear()  # the partitions (and their counters) may move to another worker
+        pruned.clear()
         last_event.clear()
 
     def install(model: SentimentModel, drift: DriftMonitor) -> None:
@@ -157,13 +181,13 @@ def register(ctx: Pronto) -> None:
 
     ctx.learn_now = learn_now
 
-    seen_order: deque[tuple[float, str, int]] = deque()  # (received_at, id, partition)
+    seen_order: deque[tuple[float, str, int]] = deque()  # (received_at, key, partition)
     last_event: dict[int, Any] = {}  # partition -> an event of it: table access goes by event
+    scored_partitions: dict[bytes, int] = {}  # location -> its feedback.scored partition
 
     def prune(now: float) -> None:
-        if not state.get("seen_scanned"):  # once after start: ids recovered from the changelog
-            marks = ((received_at_of(mark), k, mark_partition(mark)) for k, mark in seen.items())
-            seen_order.extend(sorted((at, k, p) for at, k, p in marks if at is not None))
+        if not state.get("seen_scanned"):  # once after start: keys recovered from the changelog
+            seen_order.extend(sorted(aging_keys(seen.items())))
             state["seen_scanned"] = True
         while seen_order and seen_order[0][0] < now - DEDUPE_HORIZON_S:
             _, k, part = seen_order.popleft()
@@ -171,8 +195,12 @@ def register(ctx: Pronto) -> None:
             if event is None:  # a partition this worker no longer reads (or a legacy mark)
                 continue
             as_event(event)
-            if k in seen:
-                del seen[k]
+            value = seen.get(k)
+            if value is None:
+                continue
+            if is_batch_key(k):  # its ids, then the batch (one tombstone)
+                seen.forget_locally(fid for fid, *_ in value.get("m", ()))
+            del seen[k]
 
     def counts_of(location_id: str) -> LocationCounts:
         counts = cache.get(location_id)
@@ -187,8 +215,10 @@ def register(ctx: Pronto) -> None:
         now = time.time()
         touched: dict[str, Any] = {}  # location -> the last event that counted there
         batch_seen: dict[str, list[Any]] = {}  # marks written in this batch
+        marks: dict[int, list[tuple[str, float, int]]] = {}  # partition -> (id, at, offset)
         scored: Counter[str] = Counter()
         tops: dict[str, str | None] = {}  # location -> its top negative theme (once a batch)
+        out_scored = BatchOut(ctx.topic("scored"), scored_partitions)
         for i, event in enumerate(events):
             if i and i % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # a backlog must not starve the timers, web, other agents
@@ -232,7 +262,7 @@ def register(ctx: Pronto) -> None:
                 scores=location_summary(counts, fb.scale, windows, now),
                 themes=list(tags), top_theme=tops[fb.location_id],
             )  # fmt: skip
-            await deliver(ctx.topic("scored"), fb.location_id.encode(), record.to_json())
+            out_scored.add(fb.location_id.encode(), record.to_json())
             if out.drift is not None:
                 drift = {"schema": 1, "type": "drift", "location_id": fb.location_id, "at": now,
                          "before": out.drift.before_mean, "after": out.drift.after_mean,
@@ -241,13 +271,14 @@ def register(ctx: Pronto) -> None:
                 await deliver(
                     ctx.topic("commands"), fb.location_id.encode(), json.dumps(drift).encode()
                 )
-            # Marked seen only after its output was handed to the producer: a crash before this
-            # point reprocesses it (at least once) rather than skipping it (lost). A replay
-            # writes its mark again, for the same reason as the counters above.
+            # Marked seen in the changelog with its batch (below), after the batch's outputs were
+            # handed to the producer: a crash before reprocesses it (at least once) rather than
+            # skipping it (lost). A replay writes its mark again, as the counters above; the
+            # local mark may run ahead, and a replay (the same record) goes through it.
             as_event(event)
-            seen[fb.id] = batch_seen[fb.id] = seen_mark(fb.received_at, part, offset)
-            if mark is None and state.get("seen_scanned"):
-                seen_order.append((fb.received_at, fb.id, part))
+            seen.mark_locally(fb.id, batched_mark(fb.received_at, part, offset))
+            batch_seen[fb.id] = seen_mark(fb.received_at, part, offset)
+            marks.setdefault(part, []).append((fb.id, fb.received_at, offset))
             if out.late:
                 m.late_events.labels(fb.location_id).inc()
             scored[fb.location_id] += 1
@@ -255,13 +286,24 @@ def register(ctx: Pronto) -> None:
             if out.model_seconds:
                 m.model_seconds.observe(out.model_seconds)
             m.webhook_to_scored.observe(max(0.0, now - fb.received_at))
-        # One write per location touched, after its outputs: a crash before it replays the
-        # batch, and the marks in what did land say what is counted already.
+        # The outputs go to the producer first (one Kafka batch per partition), then one
+        # write per location touched: a crash before it replays the batch, and the marks in
+        # what did land say what is counted already.
+        await out_scored.flush()
+        tick = int(now // prune_every_s)
         for location_id, event in touched.items():
             counts = cache[location_id]
-            counts.prune(now, windows, s.lateness_s)
+            if pruned.get(location_id) != tick:  # buckets expire once a bucket at most
+                counts.prune(now, windows, s.lateness_s)
+                pruned[location_id] = tick
             as_event(event)
             counters[location_id] = counts.to_value()
+        for part, taken in marks.items():
+            key = batch_key(part, taken[0][2])
+            as_event(last_event[part])
+            seen[key] = value = batch_value(taken)
+            if state.get("seen_scanned"):
+                seen_order.append((value["r"], key, part))
         for location_id, n in scored.items():
             m.feedback_scored.labels(location_id).inc(n)
         themes.flush_metrics()

@@ -1,0 +1,122 @@
+"""`python -m pipeline.devtools.score_drain`: the score stage alone, draining a backlog.
+
+A focused measurement for work on the score stage (the full `pronto bench` takes 15 minutes):
+N records of the bench's feedback mix wait in `feedback.raw`, then a real worker process
+running only the score stage starts on them. It prints one JSON line: feedback/s from the
+first scored record to the last, and the score process's CPU milliseconds per feedback (the
+figure a busy shared host blurs least). `--code DIR` runs the worker from another source
+tree (e.g. an export of the previous commit), so both are measured by the same script;
+`--profile S` records the process with py-spy for S seconds into `--out`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import parse_venues
+from pipeline.devtools import bench_env as env_
+from pipeline.devtools import bench_load as load
+from pipeline.kafka_local import LocalKafka, free_port
+from pipeline.settings import Settings
+from pipeline.topics import ensure_topics
+
+
+def drain(broker: str, work: Path, n: int, locations: int, profile_s: float,
+          out: Path | None, stages: str, extra: dict[str, str]) -> dict[str, Any]:  # fmt: skip
+    bootstrap = broker.split("://", 1)[-1]
+    cfg = work / "venues.toml"
+    cfg.write_text(env_.venues_toml(locations))
+    venues = parse_venues(tomllib.loads(cfg.read_text())).locations
+    prefix = f"drain{uuid.uuid4().hex[:6]}-"
+    base_env = env_.bench_env(broker, work / "home", cfg, prefix, PRONTO_STAGES=stages, **extra)
+    s = Settings(broker=broker, topic_prefix=prefix, app_id=base_env["PRONTO_APP_ID"])
+    ensure_topics(s, (frozenset(stages.split(",")),))
+    pool = load.feedback_pool(venues, base_env["PRONTO_SECRET_KEY"], size=2_000)
+    topic = f"{prefix}feedback.raw"
+    sent, _ = load.produce(bootstrap, topic, load.records(pool, 0, n, "d"))
+    w = env_.WorkerProc(base_env, work / "worker.log")
+    offsets = env_.Offsets(bootstrap)
+    scored_topic = f"{prefix}feedback.scored"
+    r: dict[str, Any] = {"n": sent, "stages": stages}
+    try:
+        w.start()
+        pid = w.stage_pid("score")
+        first: tuple[float, int, float] | None = None
+        spy: subprocess.Popen[bytes] | None = None
+        deadline = time.monotonic() + 600
+        done = 0
+        while time.monotonic() < deadline:
+            done = offsets.end(scored_topic)
+            if first is None and done > 0:
+                first = (time.monotonic(), done, env_.cpu_seconds(pid))
+                if profile_s and out is not None:
+                    py_spy = str(Path(sys.executable).parent / "py-spy")
+                    spy = subprocess.Popen([py_spy, "record", "-d", str(int(profile_s)), "-r",
+                                            "100", "-p", str(pid), "-o", str(out), "--nonblocking",
+                                            "-f", "raw" if out.suffix == ".txt" else "flamegraph"],
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            if done >= sent:
+                break
+            time.sleep(0.1)
+        assert first is not None, "nothing scored"
+        t, cpu = time.monotonic(), env_.cpu_seconds(pid)
+        took = done - first[1]
+        r.update(scored=done, seconds=round(t - first[0], 2),
+                 rate=round(took / (t - first[0]), 1),
+                 cpu_ms_per_record=round((cpu - first[2]) * 1000 / took, 3),
+                 rss_mb=round(w.rss_mb(), 1))  # fmt: skip
+        if spy is not None:
+            spy.wait(60)
+    finally:
+        offsets.close()
+        w.stop()
+    return r
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="score_drain", description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=60_000)
+    p.add_argument("--locations", type=int, default=1_000)
+    p.add_argument("--broker", default="", help="kafka://host:port (default: start one)")
+    p.add_argument("--code", default="", help="run the worker from this source tree")
+    p.add_argument("--stages", default="score")
+    p.add_argument("--profile", type=float, default=0.0, help="py-spy seconds")
+    p.add_argument("--out", default="", help="py-spy output (.svg, or .txt for raw)")
+    p.add_argument("--env", action="append", default=[], help="PRONTO_X=value for the worker")
+    args = p.parse_args(argv)
+    if args.code:
+        os.environ["PRONTO_BENCH_WORKER_CODE"] = args.code
+    work = Path(tempfile.mkdtemp(prefix="score-drain-"))
+    kafka = None
+    try:
+        broker = args.broker
+        if not broker:
+            jars = Path(os.environ.get("PRONTO_HOME", ".pronto")).resolve()
+            kafka = LocalKafka(work, free_port(), name="drain-broker", jars_home=jars)
+            broker = f"kafka://{kafka.start()}"
+        out = Path(args.out) if args.out else None
+        extra = dict(kv.split("=", 1) for kv in args.env)
+        r = drain(broker, work, args.n, args.locations, args.profile, out, args.stages, extra)
+        r["env"] = extra
+        r["code"] = args.code or "this tree"
+        print(json.dumps(r), flush=True)
+    finally:
+        if kafka is not None:
+            kafka.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
