@@ -7,6 +7,7 @@ record that is not valid raises `RecordError`; the agents send such records to t
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any, TypeVar
 
 import orjson
@@ -117,6 +118,7 @@ class ScoredFeedback(_Record):
     # The location's top negative theme of the last hour, for a trend notice to name.
     top_theme: str | None = None
 
-    @property
+    @cached_property
     def fb(self) -> Feedback:
+        """The feedback, decoded once (the desk reads it several times per record)."""
         return Feedback.from_dict(self.feedback)

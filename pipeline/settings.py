@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     score_batch_s: float = 0.02  # ...or what arrived within this long
     score_linger_ms: int = 20  # the score process's producer waits this long to fill a batch
     learn_share: float = 0.25  # the most of the score process's loop that learning takes
+    scored_lane_share: float = 0.6  # the most of the alert process's loop its scored lane takes
     send_retry_s: float = 30.0  # how long a 429/5xx from Twilio is retried before escalating
 
     @field_validator("store")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.alerts import desk, theme_desk, themes_stage
 from pipeline.alerts import lifecycle as lc
+from pipeline.alerts.pacing import Pacer
 from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
 from pipeline.records import RecordError, ScoredFeedback
@@ -172,12 +173,17 @@ def register(ctx: Pronto) -> None:
                     "alert %s", ev["event"], extra={"ref": ev["ref"], "location": ev["location_id"]}
                 )
 
+    pacer = Pacer(s.scored_lane_share)
+
     @app.agent(scored_lane)
     async def alert_desk(stream: Any) -> None:
-        """Every scored feedback: the desk's normal path."""
+        """Every scored feedback: the desk's normal path. It takes at most its share of the
+        loop (`pacing.py`): a backlog of scored records waits in Kafka, not in front of a
+        complaint from the edge."""
         async for event in stream.events():
-            await asyncio.sleep(0)  # a backlog must not starve the other agents, timers and web
+            t0 = time.thread_time()
             await handle(event)
+            await asyncio.sleep(pacer.after(time.thread_time() - t0))
 
     @app.agent(priority_lane)
     async def alert_desk_urgent(stream: Any) -> None:
