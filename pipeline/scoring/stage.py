@@ -74,9 +74,10 @@ def register(ctx: Pronto) -> None:
     s = ctx.settings
     windows = ctx.windows
     # One key per location: its rolling counters and the last record they took.
-    store = ctx.table_store
-    counters = app.Table("score-rolling", default=None, partitions=s.partitions, store=store)
-    seen = app.Table("seen-feedback", default=None, partitions=s.partitions, store=store)
+    counters = app.Table("score-rolling", default=None, partitions=s.partitions,
+                         store=ctx.store_for("score-rolling"))  # fmt: skip
+    seen = app.Table("seen-feedback", default=None, partitions=s.partitions,
+                     store=ctx.store_for("seen-feedback"))  # fmt: skip
     ctx.tables.update(counters=counters, seen=seen)
     ctx.registry.register(ScoresCollector(ctx))  # type: ignore[arg-type]
     ready = asyncio.Event()
