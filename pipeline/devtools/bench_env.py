@@ -88,23 +88,31 @@ def bench_env(broker: str, home: Path, config: Path, prefix: str, **extra: str) 
     return env
 
 
-BUSY = ("recovering tables", "rebalancing", "down", "Error")  # "Error": a peer not answering
+# "Error": a peer not answering.
+BUSY = ("joining the group", "recovering tables", "rebalancing", "down", "Error")
+
+
+RECOVERY_STARTS = ("joining the group", "recovering tables")
 
 
 def recovery_span(readiness: list[tuple[float, str]]) -> tuple[float, float] | None:
     """(start, end) of a table recovery in a series of /readyz reasons: from the first
-    "recovering tables" to the first answer past it that is not busy (an event loop too busy
-    replaying to answer reads as "down"); None if no recovery was seen.
+    "joining the group" or "recovering tables" (the join comes first: it is counted, as it was
+    when /readyz called both "recovering tables") to the first answer past it that is not busy
+    (an event loop too busy replaying to answer reads as "down"); None if no recovery was seen.
 
     >>> recovery_span([(0.0, "down"), (1.0, "recovering tables"), (2.0, "down"),
     ...                (4.0, "loading the model"), (5.0, "ready")])
     (1.0, 4.0)
     >>> recovery_span([(0.0, "score stage: recovering tables"), (3.0, "ready")])
     (0.0, 3.0)
+    >>> recovery_span([(0.0, "down"), (1.0, "joining the group"), (2.0, "rebalancing"),
+    ...                (3.0, "recovering tables"), (9.0, "ready")])
+    (1.0, 9.0)
     >>> recovery_span([(0.0, "down"), (1.0, "ready")]) is None
     True
     """
-    start = next((t for t, r in readiness if "recovering tables" in r), None)
+    start = next((t for t, r in readiness if any(s in r for s in RECOVERY_STARTS)), None)
     if start is None:
         return None
     end = next((t for t, r in readiness if t > start and not any(b in r for b in BUSY)), start)
