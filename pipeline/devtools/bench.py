@@ -144,6 +144,7 @@ def run(plan: Plan, work: Path, broker: str = "",
         r["restart_timeline"] = b.timeline()
         r["restart_timeline_by_process"] = b.timelines()
         r["restart_to_ready_s"] = round(b.readiness[-1][0] - b.spawned, 2)
+        r["restart_ready_by_process_s"] = b.ready_by_process()
         r["cold_recovery_s"] = sat.result.get("cold_recovery_s")
         r["recovery_checked"] = duplicate_probe(b, bootstrap, topic, fb_pool[0])
         notes.append(f"recovery: {plan.recovery_keys:,} synthetic ids written to {changelog} "
@@ -305,9 +306,21 @@ def limits(r: dict[str, Any]) -> dict[str, str]:
         f"{(r.get('twilio_calls') or {}).get('max_in_flight')} at once; ordinary feedback "
         "queues once the load exceeds the score stage's rate (complaints skip it)",
         "rss": "lingua's language models, river and Faust at start; 1,000 locations' tables",
-        "recovery": "RocksDB: the changelogs' tail since the last run; memory store: every "
-        "changelog record from offset 0",
+        "recovery": "the score process's tables are in RocksDB and read only the changelogs' "
+        "tail; the alert process's are in memory (a local store could run ahead of the pages "
+        f"sent) and replay every changelog record from offset 0; {_last_ready(r)}",
     }
+
+
+def _last_ready(r: dict[str, Any]) -> str:
+    """Which process of the restarted worker was ready last, and when.
+
+    >>> _last_ready({"restart_ready_by_process_s": {"web": 9.0, "score": 7.0, "alert,notify": 8.9}})
+    'last ready: alert,notify at 8.9 s'
+    """
+    by = r.get("restart_ready_by_process_s") or {}
+    last = max(((v, k) for k, v in by.items() if k != "web" and v is not None), default=None)
+    return f"last ready: {last[1]} at {last[0]} s" if last else "last ready: n/a"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -203,6 +203,13 @@ class WorkerProc:
         """The same for each process but the web one, by the stages it runs."""
         return {k: [(round(t - self.spawned, 2), r) for t, r in v] for k, v in self.stages.items()}
 
+    def ready_by_process(self) -> dict[str, float | None]:
+        """Seconds from spawn to each process's first "ready" ("web" is the worker's own
+        answer, which waits for the others); None for one not seen ready."""
+        seqs = {"web": self.readiness, **self.stages}
+        return {k: next((round(t - self.spawned, 2) for t, r in v if r == "ready"), None)
+                for k, v in seqs.items()}  # fmt: skip
+
     def rss_mb(self) -> float:
         """Resident memory of the worker: the supervisor and every process below it, in MB."""
         assert self.proc is not None

@@ -32,15 +32,6 @@ from pipeline.settings import PROCESSES, Settings
 from pipeline.topics import ensure_topics
 
 
-def ready_at(seq: list[tuple[float, str]]) -> float | None:
-    """Seconds to the first "ready" in a timeline of (seconds, reason).
-
-    >>> ready_at([(0.1, "down"), (2.5, "ready")]), ready_at([(0.1, "down")])
-    (2.5, None)
-    """
-    return next((t for t, r in seq if r == "ready"), None)
-
-
 def watch_groups(bootstrap: str, groups: list[str], t0: float, stop: threading.Event,
                  out: list[str]) -> None:  # fmt: skip
     """Append a line each time a group's state or member count changes."""
@@ -118,8 +109,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             watcher.join(5)
         out["restart_to_ready_s"] = round(b.readiness[-1][0] - b.spawned, 2)
         out["recovery_s"] = round(b.recovery_s(), 2)
-        out["ready_by_process_s"] = {"web": ready_at(b.timeline()), **{
-            k: ready_at(v) for k, v in b.timelines().items()}}  # fmt: skip
+        out["ready_by_process_s"] = b.ready_by_process()
         out["timeline"] = b.timeline()
         out["timelines"] = b.timelines()
         out["groups"] = states
