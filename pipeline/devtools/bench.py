@@ -41,7 +41,7 @@ from pipeline.devtools.twilio_standin import DEFAULT_LATENCY_MS, TwilioStandin
 from pipeline.kafka_local import LocalKafka, free_port
 from pipeline.records import Feedback
 from pipeline.settings import PROCESSES, Settings
-from pipeline.topics import ensure_topics
+from pipeline.topics import ensure_topics, partition_of
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def run(plan: Plan, work: Path, broker: str = "",
         r["restart_to_ready_s"] = round(b.readiness[-1][0] - b.spawned, 2)
         r["restart_ready_by_process_s"] = b.ready_by_process()
         r["cold_recovery_s"] = sat.result.get("cold_recovery_s")
-        r["recovery_checked"] = duplicate_probe(b, bootstrap, topic, fb_pool[0])
+        r["recovery_checked"] = duplicate_probe(b, bootstrap, topic, fb_pool, worker.partitions)
         notes.append(f"recovery: {plan.recovery_keys:,} synthetic ids written to {changelog} "
                      "before the first start, plus the saturation run's own; the restart keeps "
                      f"its PRONTO_HOME; {skipped:,} backlog records skipped before the restart so "
@@ -207,9 +207,13 @@ def end_offset(bootstrap: str, topic: str) -> int:
         offsets.close()
 
 
-def duplicate_probe(w: env_.WorkerProc, bootstrap: str, topic: str, sample: dict[str, Any]) -> bool:
-    """Proof that the rebuilt table holds the synthetic ids: one of them is refused as a
-    duplicate."""
+def duplicate_probe(w: env_.WorkerProc, bootstrap: str, topic: str,
+                    pool: Sequence[dict[str, Any]], partitions: int) -> bool:  # fmt: skip
+    """Proof that the rebuilt table holds the synthetic ids: the first one is refused as a
+    duplicate. It is sent for a location of the partition its mark is in (the first): the
+    score stage looks an id up in its record's partition, as a retry of a real feedback (same
+    sender, same location) is."""
+    sample = next(d for d in pool if partition_of(str(d["location_id"]), partitions) == 0)
     d = {**sample, "id": "sms-benchkey000000000", "received_at": time.time()}
     load.produce(bootstrap, topic, iter([(str(d["location_id"]).encode(), json.dumps(d).encode())]))
     deadline = time.monotonic() + 15

@@ -409,7 +409,10 @@ def skip_to_end(bootstrap: str, group: str, topics: list[str]) -> int:
 
 def changelog_keys(bootstrap: str, topic: str, count: int, received_at: float) -> int:
     """Write `count` synthetic entries to a table's changelog, in the format the worker wrote
-    its own (copied from its first record): the table a restarted worker must rebuild."""
+    its own (copied from its first record): the table a restarted worker must rebuild. Entry
+    `i` goes to partition `i % partitions`: a table partition is a store of its own (RocksDB),
+    read through the partition of the record being processed, so an entry is only found where
+    the worker would have written it."""
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
@@ -428,7 +431,8 @@ def changelog_keys(bootstrap: str, topic: str, count: int, received_at: float) -
         for i in range(count):
             fid = f"sms-benchkey{i:09d}"
             key = json.dumps(fid).encode() if json_keys else fid.encode()
-            producer.send(topic, key=key, value=json.dumps(received_at).encode())
+            producer.send(topic, key=key, value=json.dumps(received_at).encode(),
+                          partition=parts[i % len(parts)])  # fmt: skip
         producer.flush(120)
     finally:
         producer.close(30)
