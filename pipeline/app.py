@@ -70,6 +70,10 @@ class Pronto:
     def topic(self, name: str) -> faust.TopicT:
         return self.topics[name]
 
+    def store_for(self, table: str) -> str:
+        """The `store=` of the score stage's table `table` (see `table_url`)."""
+        return table_url(self.table_store, table)
+
     @property
     def model_ready(self) -> bool:
         return self.model is not None
@@ -121,6 +125,21 @@ def table_store_url(settings: Settings, stages: frozenset[str]) -> str:
     if settings.store == "rocksdb" and "score" in stages:
         return "rocksdb://"
     return "memory://"
+
+
+def table_url(store: str, table: str) -> str:
+    """The store URL of one table: `store`'s scheme with the table's name as its path.
+
+    Faust takes a Table's own `store` only when the URL is truthy (`self._store or
+    app.conf.store`), and yarl's `URL("rocksdb://")` is falsy (no host, no path): a bare scheme
+    silently gives the app's default store, memory, so that every restart replayed the whole
+    changelogs. The name makes it truthy; it is also the path Faust gives a store of its own
+    (files `<tabledir>/<table>-<partition>.db`).
+
+    >>> table_url("rocksdb://", "seen-feedback"), table_url("memory://", "score-rolling")
+    ('rocksdb:seen-feedback', 'memory:score-rolling')
+    """
+    return f"{store.split(':', 1)[0]}:{table}"
 
 
 def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES)) -> faust.App:

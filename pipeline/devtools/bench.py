@@ -41,7 +41,7 @@ from pipeline.devtools.twilio_standin import DEFAULT_LATENCY_MS, TwilioStandin
 from pipeline.kafka_local import LocalKafka, free_port
 from pipeline.records import Feedback
 from pipeline.settings import PROCESSES, Settings
-from pipeline.topics import ensure_topics
+from pipeline.topics import ensure_topics, partition_of
 
 logger = logging.getLogger(__name__)
 
@@ -144,8 +144,9 @@ def run(plan: Plan, work: Path, broker: str = "",
         r["restart_timeline"] = b.timeline()
         r["restart_timeline_by_process"] = b.timelines()
         r["restart_to_ready_s"] = round(b.readiness[-1][0] - b.spawned, 2)
+        r["restart_ready_by_process_s"] = b.ready_by_process()
         r["cold_recovery_s"] = sat.result.get("cold_recovery_s")
-        r["recovery_checked"] = duplicate_probe(b, bootstrap, topic, fb_pool[0])
+        r["recovery_checked"] = duplicate_probe(b, bootstrap, topic, fb_pool, worker.partitions)
         notes.append(f"recovery: {plan.recovery_keys:,} synthetic ids written to {changelog} "
                      "before the first start, plus the saturation run's own; the restart keeps "
                      f"its PRONTO_HOME; {skipped:,} backlog records skipped before the restart so "
@@ -206,9 +207,13 @@ def end_offset(bootstrap: str, topic: str) -> int:
         offsets.close()
 
 
-def duplicate_probe(w: env_.WorkerProc, bootstrap: str, topic: str, sample: dict[str, Any]) -> bool:
-    """Proof that the rebuilt table holds the synthetic ids: one of them is refused as a
-    duplicate."""
+def duplicate_probe(w: env_.WorkerProc, bootstrap: str, topic: str,
+                    pool: Sequence[dict[str, Any]], partitions: int) -> bool:  # fmt: skip
+    """Proof that the rebuilt table holds the synthetic ids: the first one is refused as a
+    duplicate. It is sent for a location of the partition its mark is in (the first): the
+    score stage looks an id up in its record's partition, as a retry of a real feedback (same
+    sender, same location) is."""
+    sample = next(d for d in pool if partition_of(str(d["location_id"]), partitions) == 0)
     d = {**sample, "id": "sms-benchkey000000000", "received_at": time.time()}
     load.produce(bootstrap, topic, iter([(str(d["location_id"]).encode(), json.dumps(d).encode())]))
     deadline = time.monotonic() + 15
@@ -305,9 +310,21 @@ def limits(r: dict[str, Any]) -> dict[str, str]:
         f"{(r.get('twilio_calls') or {}).get('max_in_flight')} at once; ordinary feedback "
         "queues once the load exceeds the score stage's rate (complaints skip it)",
         "rss": "lingua's language models, river and Faust at start; 1,000 locations' tables",
-        "recovery": "RocksDB: the changelogs' tail since the last run; memory store: every "
-        "changelog record from offset 0",
+        "recovery": "the score process's tables are in RocksDB and read only the changelogs' "
+        "tail; the alert process's are in memory (a local store could run ahead of the pages "
+        f"sent) and replay every changelog record from offset 0; {_last_ready(r)}",
     }
+
+
+def _last_ready(r: dict[str, Any]) -> str:
+    """Which process of the restarted worker was ready last, and when.
+
+    >>> _last_ready({"restart_ready_by_process_s": {"web": 9.0, "score": 7.0, "alert,notify": 8.9}})
+    'last ready: alert,notify at 8.9 s'
+    """
+    by = r.get("restart_ready_by_process_s") or {}
+    last = max(((v, k) for k, v in by.items() if k != "web" and v is not None), default=None)
+    return f"last ready: {last[1]} at {last[0]} s" if last else "last ready: n/a"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

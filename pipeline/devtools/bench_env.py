@@ -88,23 +88,31 @@ def bench_env(broker: str, home: Path, config: Path, prefix: str, **extra: str) 
     return env
 
 
-BUSY = ("recovering tables", "rebalancing", "down", "Error")  # "Error": a peer not answering
+# "Error": a peer not answering.
+BUSY = ("joining the group", "recovering tables", "rebalancing", "down", "Error")
+
+
+RECOVERY_STARTS = ("joining the group", "recovering tables")
 
 
 def recovery_span(readiness: list[tuple[float, str]]) -> tuple[float, float] | None:
     """(start, end) of a table recovery in a series of /readyz reasons: from the first
-    "recovering tables" to the first answer past it that is not busy (an event loop too busy
-    replaying to answer reads as "down"); None if no recovery was seen.
+    "joining the group" or "recovering tables" (the join comes first: it is counted, as it was
+    when /readyz called both "recovering tables") to the first answer past it that is not busy
+    (an event loop too busy replaying to answer reads as "down"); None if no recovery was seen.
 
     >>> recovery_span([(0.0, "down"), (1.0, "recovering tables"), (2.0, "down"),
     ...                (4.0, "loading the model"), (5.0, "ready")])
     (1.0, 4.0)
     >>> recovery_span([(0.0, "score stage: recovering tables"), (3.0, "ready")])
     (0.0, 3.0)
+    >>> recovery_span([(0.0, "down"), (1.0, "joining the group"), (2.0, "rebalancing"),
+    ...                (3.0, "recovering tables"), (9.0, "ready")])
+    (1.0, 9.0)
     >>> recovery_span([(0.0, "down"), (1.0, "ready")]) is None
     True
     """
-    start = next((t for t, r in readiness if "recovering tables" in r), None)
+    start = next((t for t, r in readiness if any(s in r for s in RECOVERY_STARTS)), None)
     if start is None:
         return None
     end = next((t for t, r in readiness if t > start and not any(b in r for b in BUSY)), start)
@@ -194,6 +202,13 @@ class WorkerProc:
     def timelines(self) -> dict[str, list[tuple[float, str]]]:
         """The same for each process but the web one, by the stages it runs."""
         return {k: [(round(t - self.spawned, 2), r) for t, r in v] for k, v in self.stages.items()}
+
+    def ready_by_process(self) -> dict[str, float | None]:
+        """Seconds from spawn to each process's first "ready" ("web" is the worker's own
+        answer, which waits for the others); None for one not seen ready."""
+        seqs = {"web": self.readiness, **self.stages}
+        return {k: next((round(t - self.spawned, 2) for t, r in v if r == "ready"), None)
+                for k, v in seqs.items()}  # fmt: skip
 
     def rss_mb(self) -> float:
         """Resident memory of the worker: the supervisor and every process below it, in MB."""
@@ -394,7 +409,10 @@ def skip_to_end(bootstrap: str, group: str, topics: list[str]) -> int:
 
 def changelog_keys(bootstrap: str, topic: str, count: int, received_at: float) -> int:
     """Write `count` synthetic entries to a table's changelog, in the format the worker wrote
-    its own (copied from its first record): the table a restarted worker must rebuild."""
+    its own (copied from its first record): the table a restarted worker must rebuild. Entry
+    `i` goes to partition `i % partitions`: a table partition is a store of its own (RocksDB),
+    read through the partition of the record being processed, so an entry is only found where
+    the worker would have written it."""
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
@@ -413,7 +431,8 @@ def changelog_keys(bootstrap: str, topic: str, count: int, received_at: float) -
         for i in range(count):
             fid = f"sms-benchkey{i:09d}"
             key = json.dumps(fid).encode() if json_keys else fid.encode()
-            producer.send(topic, key=key, value=json.dumps(received_at).encode())
+            producer.send(topic, key=key, value=json.dumps(received_at).encode(),
+                          partition=parts[i % len(parts)])  # fmt: skip
         producer.flush(120)
     finally:
         producer.close(30)

@@ -189,6 +189,11 @@ def markdown(r: dict[str, Any]) -> str:
         ("themes: tag() per message, µs (median / p99)", _themes(r.get("themes"))),
         ("table recovery, s", r.get("recovery_s")),
         ("restart to ready, s", r.get("restart_to_ready_s")),
+        (
+            "restart to ready by process, s",
+            ", ".join(f"{k} {v}" for k, v in (r.get("restart_ready_by_process_s") or {}).items())
+            or None,
+        ),
     ]
     out = ["| measure | value |", "| --- | ---: |"]
     out += [f"| {name} | {_fmt(v)} |" for name, v in rows]

@@ -89,15 +89,15 @@ def register(ctx: Pronto) -> None:
     s = ctx.settings
     windows = ctx.windows
     # One key per location: its rolling counters and the last record they took.
-    store = ctx.table_store
-    counters = app.Table("score-rolling", default=None, partitions=s.partitions, store=store)
+    counters = app.Table("score-rolling", default=None, partitions=s.partitions,
+                         store=ctx.store_for("score-rolling"))  # fmt: skip
     # The dedupe marks: ids in the local store, one changelog record per batch and partition.
     seen: Any = app.tables.add(
         SeenTable(
             app,
             name="seen-feedback",
             default=None,
-            store=store,
+            store=ctx.store_for("seen-feedback"),
             beacon=app.tables.beacon,
             partitions=s.partitions,
         )

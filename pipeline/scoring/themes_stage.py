@@ -109,7 +109,8 @@ class ScoreThemes:
 def register(ctx: Pronto, tagger: Tagger | None = None) -> ScoreThemes:
     """The score stage's vocabulary table, and the state around it."""
     s = ctx.settings
-    vocab = ctx.app.Table(VOCAB_TABLE, default=None, partitions=s.partitions, store=ctx.table_store)
+    vocab = ctx.app.Table(VOCAB_TABLE, default=None, partitions=s.partitions,
+                          store=ctx.store_for(VOCAB_TABLE))  # fmt: skip
     ctx.tables.update(score_theme_vocab=vocab)
     themes = ScoreThemes(ctx, vocab, tagger or make_tagger(ctx.venues.locations))
 

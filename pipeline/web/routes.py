@@ -35,10 +35,15 @@ def is_ready(ctx: Pronto) -> tuple[bool, str]:
     loaded and the keyed stores have caught up."""
     app = ctx.app
     consumes = bool(ctx.stages & {"score", "alert", "notify"})
+    recovery = app.tables.recovery  # type: ignore[attr-defined]
+    # Faust keeps `rebalancing` set until the tables are recovered: ask about recovery first,
+    # or a long replay reads as a long rebalance.
+    if consumes and recovery.in_recovery:
+        return False, "recovering tables"
     if app.rebalancing:
         return False, "rebalancing"
-    if consumes and not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
-        return False, "recovering tables"
+    if consumes and not recovery.completed.is_set():
+        return False, "joining the group"  # no partitions yet: nothing to recover from
     if consumes and not app.consumer.assignment():
         return False, "no partitions assigned"
     if ctx.stages & {"score", "web"} and not ctx.model_ready:

@@ -47,6 +47,9 @@ def test_quick_bench_prints_every_figure_and_a_verdict_per_target(kafka) -> None
         verdict = result["targets"][target]
         assert isinstance(verdict["met"], bool) and verdict["goal"], (target, verdict)
     assert result["recovery_checked"] is True  # the restarted worker knew the old ids
+    ready = result["restart_ready_by_process_s"]  # the worker's answer and each process's own
+    assert set(ready) == {"web", "score", "alert,notify"}, ready
+    assert all(finite(v) and v > 0 for v in ready.values()), ready
     themes = result["themes"]  # the score stage's tag() on the bench's own mix
     assert themes["messages"] > 0 and 0 < themes["tagged_share"] <= 1, themes
     assert result["themes_us_per_msg"] == themes["median_us"] > 0

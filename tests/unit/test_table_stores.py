@@ -1,0 +1,39 @@
+"""Each table lives in the store its process is meant to use: the score stage's tables in
+RocksDB (a restart reads only the changelogs' tail), the alert desk's in memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.app import build
+from pipeline.settings import STAGES, Settings
+from pipeline.topics import TABLES
+
+SCORE_TABLES = set(TABLES["score"])
+
+
+def store_modules(tmp_path: Path, stages: frozenset[str], **settings: str) -> dict[str, str]:
+    s = Settings(broker="kafka://127.0.0.1:1", home=tmp_path, **settings)  # never contacted
+    ctx = build(s, stages=stages)
+    return {t.name: type(t.data).__module__ for t in ctx.app.tables.values()}
+
+
+def test_the_score_stage_keeps_its_tables_in_rocksdb(tmp_path: Path) -> None:
+    got = store_modules(tmp_path, frozenset({"score"}))
+    assert got == dict.fromkeys(SCORE_TABLES, "faust.stores.rocksdb")
+
+
+@pytest.mark.parametrize("stages", [frozenset({"alert", "notify"}), frozenset(STAGES)])
+def test_the_alert_tables_stay_in_memory(tmp_path: Path, stages: frozenset[str]) -> None:
+    got = store_modules(tmp_path, stages)
+    alert_tables = {n: m for n, m in got.items() if n not in SCORE_TABLES}
+    assert alert_tables and set(alert_tables.values()) == {"faust.stores.memory"}
+    if "score" in stages:
+        assert {got[n] for n in SCORE_TABLES} == {"faust.stores.rocksdb"}
+
+
+def test_the_memory_setting_keeps_every_table_in_memory(tmp_path: Path) -> None:
+    got = store_modules(tmp_path, frozenset({"score"}), store="memory")
+    assert set(got.values()) == {"faust.stores.memory"}
