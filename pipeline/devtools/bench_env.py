@@ -205,10 +205,13 @@ class WorkerProc:
 
     def ready_by_process(self) -> dict[str, float | None]:
         """Seconds from spawn to each process's first "ready" ("web" is the worker's own
-        answer, which waits for the others); None for one not seen ready."""
+        answer, which waits for the others, so a process whose own "ready" the watchers did
+        not poll before they stopped was ready by then: it gets the worker's time); None for
+        one not seen ready."""
         seqs = {"web": self.readiness, **self.stages}
-        return {k: next((round(t - self.spawned, 2) for t, r in v if r == "ready"), None)
-                for k, v in seqs.items()}  # fmt: skip
+        got = {k: next((round(t - self.spawned, 2) for t, r in v if r == "ready"), None)
+               for k, v in seqs.items()}  # fmt: skip
+        return {k: got["web"] if v is None else v for k, v in got.items()}
 
     def rss_mb(self) -> float:
         """Resident memory of the worker: the supervisor and every process below it, in MB."""
