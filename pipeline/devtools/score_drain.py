@@ -1,6 +1,6 @@
 """`python -m pipeline.devtools.score_drain`: the score stage alone, draining a backlog.
 
-A focused measurement for work on the score stage (the full `pronto bench` takes 15 minutes):
+A focused measurement for work on the score stage (the full `pronto bench` takes minutes):
 N records of the bench's feedback mix wait in `feedback.raw`, then a real worker process
 running only the score stage starts on them. It prints one JSON line: feedback/s from the
 first scored record to the last, and the score process's CPU milliseconds per feedback (the
