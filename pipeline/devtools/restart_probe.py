@@ -1,6 +1,6 @@
 """`python -m pipeline.devtools.restart_probe`: a restart of `pronto worker`, timed, on its own.
 
-The full bench takes 15 minutes; this takes one or two. It starts a broker, writes `--keys`
+The full bench takes about five minutes; this takes one or two. It starts a broker, writes `--keys`
 synthetic ids to the score stage's dedupe changelog, puts `--backlog` feedback in
 `feedback.raw`, runs a worker on it for `--window` seconds, stops it (SIGTERM, or SIGKILL with
 `--kill`), optionally commits the groups' offsets at the end of the inputs as the bench does
