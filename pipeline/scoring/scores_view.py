@@ -34,8 +34,26 @@ def location_summary(counts: LocationCounts, scale: str | None,
     return {w.name: win.summarize(counts.totals(w, now, fields)) for w in windows}
 
 
+class ScoresUnavailable(Exception):
+    """The score tables cannot be read now (the reason is the message)."""
+
+
+def unreadable(ctx: Pronto) -> str | None:
+    """Why the score tables cannot be read now, or None. Faust closes a RocksDB table
+    partition when it is revoked, and drops them all when the process stops: a read then finds
+    nothing, and zero counts would be served as if they were the scores."""
+    if ctx.app.should_stop:
+        return "stopping"
+    if ctx.app.rebalancing:
+        return "rebalancing"
+    return None
+
+
 def current_scores(ctx: Pronto, now: float) -> dict[str, Any]:
-    """Scores per location (those this worker owns) and window, with counts and intervals."""
+    """Scores per location (those this worker owns) and window, with counts and intervals.
+    Raises `ScoresUnavailable` while the tables cannot be read."""
+    if why := unreadable(ctx):
+        raise ScoresUnavailable(why)
     table = ctx.tables.get("counters")
     out: dict[str, Any] = {}
     for loc_id in [*ctx.venues.ids, UNKNOWN_LOCATION]:

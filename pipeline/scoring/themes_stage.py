@@ -22,7 +22,7 @@ from pipeline.config import Location
 from pipeline.records import Feedback
 from pipeline.scoring import theme_counts as tc
 from pipeline.scoring.location_counts import Increment, LocationCounts
-from pipeline.scoring.scores_view import owns
+from pipeline.scoring.scores_view import ScoresUnavailable, owns, unreadable
 from pipeline.themes.venue import CORRECTED, Tagger, VenueThemes, make_tagger
 
 if TYPE_CHECKING:
@@ -90,7 +90,10 @@ class ScoreThemes:
 
     def current(self, now: float) -> dict[str, Any]:
         """`GET /api/v1/themes`: the counts of the locations this worker owns, per window,
-        theme and sentiment, and each one's top themes of the last hour with their trend."""
+        theme and sentiment, and each one's top themes of the last hour with their trend.
+        Raises `ScoresUnavailable` while the tables cannot be read."""
+        if why := unreadable(self.ctx):
+            raise ScoresUnavailable(why)
         table = self.ctx.tables.get("counters")
         out: dict[str, Any] = {}
         for loc in self.ctx.venues.locations:

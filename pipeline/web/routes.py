@@ -115,9 +115,12 @@ def register(ctx: Pronto, router: Any) -> None:
 
     async def scores(_: web.Request) -> web.Response:
         if "score" in ctx.stages:
-            from pipeline.scoring.stage import current_scores
+            from pipeline.scoring.scores_view import ScoresUnavailable, current_scores
 
-            return web.json_response(current_scores(ctx, time.time()))
+            try:
+                return web.json_response(current_scores(ctx, time.time()))
+            except ScoresUnavailable as e:  # never zeros for scores it cannot read now
+                return web.json_response({"error": f"scores unavailable: {e}"}, status=503)
         if "score" not in peers.urls:
             return web.json_response({"error": "no score stage in this worker"}, status=404)
         status, body = await peers.get("score", "/api/v1/scores")
@@ -129,7 +132,12 @@ def register(ctx: Pronto, router: Any) -> None:
 
     async def themes(_: web.Request) -> web.Response:
         if "score" in ctx.stages and ctx.themes is not None:
-            return web.json_response(ctx.themes.current(time.time()))
+            from pipeline.scoring.scores_view import ScoresUnavailable
+
+            try:
+                return web.json_response(ctx.themes.current(time.time()))
+            except ScoresUnavailable as e:
+                return web.json_response({"error": f"themes unavailable: {e}"}, status=503)
         if "score" not in peers.urls:
             return web.json_response({"error": "no score stage in this worker"}, status=404)
         status, body = await peers.get("score", "/api/v1/themes")
