@@ -40,9 +40,7 @@ class AlertThemes:
 
     @tagger.setter
     def tagger(self, tagger: Tagger) -> None:  # tests put a fake in place
-        self.venue.tagger = tagger
-        self.venue.loaded.clear()
-        self.venue.known.clear()
+        self.venue.use(tagger)
 
     @property
     def vocab(self) -> Any:

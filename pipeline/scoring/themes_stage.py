@@ -48,9 +48,7 @@ class ScoreThemes:
 
     @tagger.setter
     def tagger(self, tagger: Tagger) -> None:  # tests put a fake in place
-        self.venue.tagger = tagger
-        self.venue.loaded.clear()
-        self.venue.known.clear()
+        self.venue.use(tagger)
 
     def tally(
         self, fb: Feedback, sentiment: str, now: float

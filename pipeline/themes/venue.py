@@ -76,6 +76,12 @@ class VenueThemes:
     def on_assigned(self) -> None:
         self.loaded.clear()  # a partition may have come back with a newer vocabulary
 
+    def use(self, tagger: Tagger) -> None:
+        """Put another tagger in place (tests pass a fake): what was loaded is forgotten."""
+        self.tagger = tagger
+        self.loaded.clear()
+        self.known.clear()
+
     def _ensure(self, loc: Location) -> None:
         if loc.id in self.loaded:
             return
