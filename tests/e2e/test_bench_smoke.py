@@ -29,7 +29,7 @@ def test_quick_bench_prints_every_figure_and_a_verdict_per_target(kafka) -> None
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRONTO_")}
     env["PRONTO_BROKER"] = f"kafka://{kafka.bootstrap}"  # the session's broker: no second JVM
     done = subprocess.run([sys.executable, "-m", "pipeline.cli", "bench", "--quick", "--json"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=170,
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
                           check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
