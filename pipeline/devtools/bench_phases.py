@@ -127,8 +127,12 @@ def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, wind
             sat.result["score_cpu_ms_per_record"] = round(cpu_ms / took, 3) if took > 0 else None
     finally:
         offsets.close()
+    # From the last sample before the first scored record: a quick run's whole backlog can
+    # be scored between two samples (records go out in Kafka batches), and a span starting at
+    # the first scored sample would then measure nothing.
     busy = [s for s in samples if s[1] > 0] or samples
-    first, last = busy[0], busy[-1]
+    started = next((i for i, s in enumerate(samples) if s[1] > 0), 0)
+    first, last = samples[max(started - 1, 0)], samples[-1]
     sat.result["score_rate"] = round(st.rate(last[1] - first[1], last[0] - first[0]), 1)
     moving = [p for p in through if p[1] > 0]
     # The alert rules are the end of the pipeline: its rate is how fast they consume.
