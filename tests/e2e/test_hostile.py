@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
@@ -38,6 +39,10 @@ OPENAPI = deploy_dir() / "openapi.yaml"
 schema = schemathesis.openapi.from_path(OPENAPI)
 BEARER = "tok-ana-0"  # write_venues: Ana's console token at loc-00
 VENUE = "+34910000000"  # loc-00's number
+# Operations whose spec documents a 503 while partitions are being rebalanced (readiness, and
+# the score tables, which are refused rather than read as zeros): a state, not a server error.
+REBALANCE_503 = {path for path, ops in yaml.safe_load(OPENAPI.read_text())["paths"].items()
+                 for op in ops.values() if "rebalanc" in str(op.get("responses", {}).get("503", ""))}  # fmt: skip
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -59,6 +64,8 @@ def workers(
     try:
         for w in started:
             w.start()
+        for w in started:  # the second worker's join rebalanced the first: let it settle
+            w.wait_ready(90.0)
         yield {"open": started[0], "strict": started[1], "bootstrap": kafka.bootstrap,
                "prefix": base["PRONTO_TOPIC_PREFIX"]}  # fmt: skip
     finally:
@@ -81,8 +88,8 @@ def alive(w: Worker) -> None:
 def test_schemathesis_no_server_error(case: Any, workers: dict[str, Any]) -> None:
     w: Worker = workers["open"]
     response = case.call(base_url=w.url, headers={"Authorization": f"Bearer {BEARER}"})
-    readiness = case.path == "/readyz" and response.status_code == 503  # documented: not ready
-    assert response.status_code < 500 or readiness, (case.path, response.text[:300])
+    documented = case.path in REBALANCE_503 and response.status_code == 503
+    assert response.status_code < 500 or documented, (case.path, response.text[:300])
     alive(w)
 
 
