@@ -59,6 +59,23 @@ def rebalance_reasons(server_log: Path, since: str) -> list[str]:
     return [ln for ln in lines if pat.search(ln) and ln[1:20] >= since]
 
 
+def changelog_records(bootstrap: str, prefix: str) -> dict[str, int]:
+    """Records in each table changelog (all partitions, end offsets): what a store that keeps
+    no offsets replays on a restart."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        topics = sorted(t for t in consumer.topics() if "changelog" in t and prefix in t)
+        out = {}
+        for t in topics:
+            tps = [TopicPartition(t, p) for p in consumer.partitions_for_topic(t) or ()]
+            out[t.split(prefix, 1)[-1]] = sum(consumer.end_offsets(tps).values())
+        return out
+    finally:
+        consumer.close()
+
+
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     jars = Path(os.environ.get("PRONTO_HOME", ".pronto")).resolve()
     kafka = LocalKafka(work, free_port(), name="probe-broker", jars_home=jars)
@@ -92,6 +109,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             inputs = [topic, *(f"{prefix}{t}" for t in ("feedback.urgent", "feedback.scored",
                                                         "pages.outbox", "alerts.commands"))]  # fmt: skip
             out["skipped"] = sum(env_.skip_to_end(bootstrap, g, inputs) for g in groups)
+        out["changelog_records"] = changelog_records(bootstrap, prefix)
         time.sleep(args.pause)
         since = time.strftime("%Y-%m-%d %H:%M:%S")
         b = env_.WorkerProc(env, work / "worker-b.log")
@@ -108,6 +126,9 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             stop.set()
             watcher.join(5)
         out["restart_to_ready_s"] = round(b.readiness[-1][0] - b.spawned, 2)
+        # CPU each process spent to get there: on two cores, a start-up is mostly CPU.
+        out["cpu_s_by_process"] = {s: round(env_.cpu_seconds(b.stage_pid(s)), 2)
+                                   for s in ("web", "score", "alert")}  # fmt: skip
         out["recovery_s"] = round(b.recovery_s(), 2)
         out["ready_by_process_s"] = b.ready_by_process()
         out["timeline"] = b.timeline()
