@@ -26,7 +26,7 @@ from pipeline.mirror import TopicMirror, apply_alert_event, apply_optout
 from pipeline.privacy import Privacy
 from pipeline.scoring.windows import WindowSpec, parse_windows
 from pipeline.settings import STAGES, Settings
-from pipeline.table_store import state_dir
+from pipeline.table_store import bound_rocksdb, state_dir
 from pipeline.topics import MODEL_MAX_BYTES, TOPICS
 
 if TYPE_CHECKING:
@@ -97,21 +97,6 @@ def make_sender(settings: Settings) -> PageSender:
     return ConsoleSender()
 
 
-def bound_rocksdb(settings: Settings) -> None:
-    """Faust's RocksDB defaults are sized for a server of its own (a 2 GiB block cache and
-    3 x 64 MiB write buffers per table partition): ours share a small box. Set once, for
-    every table of the process."""
-    from faust.stores.rocksdb import RocksDBOptions
-
-    mib = 1024 * 1024
-    RocksDBOptions.write_buffer_size = settings.rocksdb_write_buffer_mb * mib
-    RocksDBOptions.max_write_buffer_number = 2
-    RocksDBOptions.target_file_size_base = 8 * mib
-    RocksDBOptions.block_cache_size = settings.rocksdb_cache_mb * mib
-    RocksDBOptions.block_cache_compressed_size = 0
-    RocksDBOptions.max_open_files = 256
-
-
 def table_store_url(settings: Settings, stages: frozenset[str]) -> str:
     """The store of the score stage's tables. RocksDB keeps them across restarts, so a restart
     reads only the changelogs' tail. The other stages' tables stay in memory, rebuilt from their
@@ -152,7 +137,7 @@ def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES
     app_id = settings.app_id_for(stages)
     batched = stages == frozenset({"score"})
     if table_store_url(settings, stages) != "memory://":
-        bound_rocksdb(settings)
+        bound_rocksdb(settings.rocksdb_cache_mb, settings.rocksdb_write_buffer_mb)
         # Keyed by the app id, not the port, so that a restart finds its tables again.
         datadir = state_dir(home / "faust", app_id, settings.web_port)
     else:
