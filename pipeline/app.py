@@ -20,17 +20,17 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from pipeline import faust_fixes
-from pipeline.alerts.senders import ConsoleSender, PageSender, TwilioSender
 from pipeline.config import Venues, load_venues
 from pipeline.metrics import Metrics
 from pipeline.mirror import TopicMirror, apply_alert_event, apply_optout
 from pipeline.privacy import Privacy
 from pipeline.scoring.windows import WindowSpec, parse_windows
 from pipeline.settings import STAGES, Settings
-from pipeline.table_store import state_dir
+from pipeline.table_store import bound_rocksdb, state_dir
 from pipeline.topics import MODEL_MAX_BYTES, TOPICS
 
 if TYPE_CHECKING:
+    from pipeline.alerts.senders import PageSender
     from pipeline.alerts.themes_stage import AlertThemes
     from pipeline.ingest.service import Ingest
     from pipeline.scoring.drift import DriftMonitor
@@ -50,7 +50,7 @@ class Pronto:
     metrics: Metrics
     registry: CollectorRegistry
     privacy: Privacy
-    sender: PageSender
+    sender: PageSender | None  # the notify stage's; None in a process that sends no pages
     optouts: TopicMirror  # customer_ref -> opted out, the whole list (every process that sends)
     alert_index: TopicMirror  # the alerts' latest states, from `alerts.events` (console, STATUS)
     windows: tuple[WindowSpec, ...]
@@ -81,6 +81,9 @@ class Pronto:
 
 def make_sender(settings: Settings) -> PageSender:
     """Twilio when both credentials are set, otherwise the console."""
+    # Imported here: the twilio client (with requests) is resident only where pages are sent.
+    from pipeline.alerts.senders import ConsoleSender, TwilioSender
+
     if settings.twilio_enabled:
         status_cb = f"{settings.public_url.rstrip('/')}/sms/status" if settings.public_url else None
         return TwilioSender(
@@ -92,21 +95,6 @@ def make_sender(settings: Settings) -> PageSender:
             concurrency=settings.send_concurrency,
         )
     return ConsoleSender()
-
-
-def bound_rocksdb(settings: Settings) -> None:
-    """Faust's RocksDB defaults are sized for a server of its own (a 2 GiB block cache and
-    3 x 64 MiB write buffers per table partition): ours share a small box. Set once, for
-    every table of the process."""
-    from faust.stores.rocksdb import RocksDBOptions
-
-    mib = 1024 * 1024
-    RocksDBOptions.write_buffer_size = settings.rocksdb_write_buffer_mb * mib
-    RocksDBOptions.max_write_buffer_number = 2
-    RocksDBOptions.target_file_size_base = 8 * mib
-    RocksDBOptions.block_cache_size = settings.rocksdb_cache_mb * mib
-    RocksDBOptions.block_cache_compressed_size = 0
-    RocksDBOptions.max_open_files = 256
 
 
 def table_store_url(settings: Settings, stages: frozenset[str]) -> str:
@@ -149,7 +137,7 @@ def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES
     app_id = settings.app_id_for(stages)
     batched = stages == frozenset({"score"})
     if table_store_url(settings, stages) != "memory://":
-        bound_rocksdb(settings)
+        bound_rocksdb(settings.rocksdb_cache_mb, settings.rocksdb_write_buffer_mb)
         # Keyed by the app id, not the port, so that a restart finds its tables again.
         datadir = state_dir(home / "faust", app_id, settings.web_port)
     else:
@@ -199,10 +187,6 @@ def build(
     """Build the pipeline's `stages` (default: all of them, in one app): their topics, tables,
     agents, timers and web routes."""
     from pipeline import lag, mirrors
-    from pipeline.alerts import notify as notify_stage
-    from pipeline.alerts import stage as alert_stage
-    from pipeline.ingest import routes as ingest_routes
-    from pipeline.scoring import stage as score_stage
     from pipeline.web import routes as web_routes
 
     settings = settings or Settings()
@@ -218,7 +202,8 @@ def build(
         metrics=Metrics(registry),
         registry=registry,
         privacy=Privacy(settings.secret_key.get_secret_value()),
-        sender=sender or make_sender(settings),
+        # Only the notify stage sends pages; elsewhere no twilio client is built (or imported).
+        sender=sender or (make_sender(settings) if "notify" in stages else None),
         optouts=TopicMirror(s.topic("customers.optouts"), s.bootstrap_servers, apply_optout),
         alert_index=TopicMirror(
             s.topic("alerts.events"), s.bootstrap_servers, apply_alert_event, since_s=7 * 86400
@@ -235,19 +220,31 @@ def build(
             compacting=short in ("model", "optouts"),
         )  # fmt: skip
     mirrors.register(ctx)
+    # Each stage's modules are imported only where it runs: river (with numpy and scipy, about
+    # 90 MB resident) is needed by ingest and scoring, never by the alert process.
     if "web" in stages:
+        from pipeline.ingest import routes as ingest_routes
+
         ingest_routes.register_tasks(ctx)
     if "score" in stages:
+        from pipeline.scoring import stage as score_stage
+
         score_stage.register(ctx)
     if "alert" in stages:
+        from pipeline.alerts import stage as alert_stage
+
         alert_stage.register(ctx)
     if "notify" in stages:
+        from pipeline.alerts import notify as notify_stage
+
         notify_stage.register(ctx)
     lag.register(ctx)
 
     def on_webserver_init(web: Any) -> None:
         router = web.web_app.router
         if "web" in stages:
+            from pipeline.ingest import routes as ingest_routes
+
             ingest_routes.register(ctx, router)
         web_routes.register(ctx, router)
 

@@ -11,8 +11,10 @@ import hashlib
 import hmac
 import logging
 import re
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +35,20 @@ class Privacy:
 
     def __init__(self, secret: str) -> None:
         self._mac_key = hashlib.sha256(b"pronto-ref|" + secret.encode()).digest()
-        fkey = hashlib.sha256(b"pronto-fernet|" + secret.encode()).digest()
-        self._fernet = Fernet(base64.urlsafe_b64encode(fkey))
+        self._fernet_key = base64.urlsafe_b64encode(
+            hashlib.sha256(b"pronto-fernet|" + secret.encode()).digest()
+        )
+        self._fernet_box: Fernet | None = None
+
+    @property
+    def _fernet(self) -> Fernet:
+        # cryptography is imported on first use: the supervisor, which only logs (with
+        # `redact_phones` from this module), never holds it (8 MB resident).
+        if self._fernet_box is None:
+            from cryptography.fernet import Fernet
+
+            self._fernet_box = Fernet(self._fernet_key)
+        return self._fernet_box
 
     def customer_ref(self, phone: str) -> str:
         """A stable pseudonym for a phone number (empty for no number)."""
@@ -50,6 +64,8 @@ class Privacy:
         """The number, or "" if there is none or it was encrypted under another key."""
         if not token:
             return ""
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except (InvalidToken, ValueError):

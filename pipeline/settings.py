@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     # Table store: "rocksdb" (files under PRONTO_HOME; a restart reads only the changelogs'
     # tail) or "memory" (every start replays the whole changelogs).
     store: str = "rocksdb"
-    rocksdb_cache_mb: int = 1  # block cache, per table partition
+    rocksdb_cache_mb: int = 8  # one block cache for all table partitions, memtables charged to it
     rocksdb_write_buffer_mb: int = 1  # memtable size (2 at most), per table partition
     stream_buffer: int = 1024  # records fetched ahead per input partition, at most
     score_batch: int = 1000  # records the score stage takes at once (at most)...

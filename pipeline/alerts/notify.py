@@ -215,6 +215,7 @@ def register(ctx: Pronto) -> None:
     @app.agent(ctx.topic("outbox"))
     async def notify(stream: Any) -> None:
         records = stream.noack()  # acknowledged one by one, once recorded (by `Recorder`)
+        assert ctx.sender is not None, "build() gives the notify stage a sender"
         queue: SendQueue[Outgoing] = SendQueue(
             ctx.sender,
             Recorder(ctx, sent, throttle, records),

@@ -53,7 +53,10 @@ class Plan:
     """How big each measurement is; `--quick` scales everything down."""
 
     locations: int = 1000
-    presend: int = 60_000  # records waiting in feedback.raw before the worker starts
+    # Records waiting in feedback.raw before the worker starts. 150,000 put the leak fit past
+    # the score process's warm-up (~95k records), but the restart phase then recovers 250k
+    # keys instead of 160k (alert process 8 -> 17 s): `score_drain --n 300000` is the long run.
+    presend: int = 60_000
     window_s: float = 75.0  # the saturation run stops after this, done or not
     pool: int = 2_000
     recovery_keys: int = 100_000

@@ -185,6 +185,8 @@ def markdown(r: dict[str, Any]) -> str:
             or None,
         ),
         ("RSS growth, MB per 100k messages", r.get("rss_growth_mb_per_100k")),
+        ("  its standard error, MB per 100k", r.get("rss_growth_stderr_mb_per_100k")),
+        ("RSS warm-up before the fit, MB", r.get("rss_warmup_mb")),
         ("RSS extrapolated to 1 M messages, MB", r.get("rss_at_1m_mb")),
         ("themes: tag() per message, µs (median / p99)", _themes(r.get("themes"))),
         ("table recovery, s", r.get("recovery_s")),

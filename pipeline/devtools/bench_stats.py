@@ -106,6 +106,29 @@ def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
 
 
+def slope_stderr(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """The standard error of `slope(xs, ys)`: how far the fitted slope moves with the noise
+    around the line (0 with fewer than three distinct points). A slope within about two of
+    these of zero is flat as far as the samples can tell.
+
+    >>> slope_stderr([0, 1, 2, 3], [10, 12, 14, 16])
+    0.0
+    >>> round(slope_stderr([0, 1, 2, 3], [10, 11, 10, 11]), 3)
+    0.283
+    """
+    n = len(xs)
+    if n < 3:
+        return 0.0
+    mx = sum(xs) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return 0.0
+    b = slope(xs, ys)
+    a = sum(ys) / n - b * mx
+    residual = sum((y - a - b * x) ** 2 for x, y in zip(xs, ys, strict=True))
+    return float((residual / (n - 2) / sxx) ** 0.5)
+
+
 def extrapolate(xs: Sequence[float], ys: Sequence[float], at: float) -> float:
     """The value of the fitted line through the last point at `x = at`.
 

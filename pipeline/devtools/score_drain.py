@@ -56,8 +56,13 @@ def drain(broker: str, work: Path, n: int, locations: int, profile_s: float,
         spy: subprocess.Popen[bytes] | None = None
         deadline = time.monotonic() + 600
         done = 0
+        rss: list[tuple[int, float]] = [(0, w.rss_mb())]  # (records scored, MB), each second
+        last_rss = time.monotonic()
         while time.monotonic() < deadline:
             done = offsets.end(scored_topic)
+            if time.monotonic() - last_rss >= 1.0:
+                last_rss = time.monotonic()
+                rss.append((done, w.rss_mb()))
             if first is None and done > 0:
                 first = (time.monotonic(), done, env_.cpu_seconds(pid))
                 if profile_s and out is not None:
@@ -76,12 +81,37 @@ def drain(broker: str, work: Path, n: int, locations: int, profile_s: float,
                  rate=round(took / (t - first[0]), 1),
                  cpu_ms_per_record=round((cpu - first[2]) * 1000 / took, 3),
                  rss_mb=round(w.rss_mb(), 1))  # fmt: skip
+        r.update(rss_trend([*rss, (done, w.rss_mb())]))
         if spy is not None:
             spy.wait(60)
     finally:
         offsets.close()
         w.stop()
     return r
+
+
+def rss_trend(samples: list[tuple[int, float]]) -> dict[str, Any]:
+    """RSS at the start and at each tenth of the drain, and its growth per 100k records fitted
+    over the second half (the first holds the warm-up: caches and tables filling).
+
+    >>> rss_trend([(0, 100.0), (0, 120.0), (50, 130.0), (100, 131.0), (150, 132.0)])["rss_trace"]
+    [[0, 100.0], [50, 130.0], [100, 131.0], [150, 132.0]]
+    """
+    from pipeline.devtools import bench_stats as st
+
+    end = samples[-1][0]
+    trace: list[list[float]] = []
+    for done, mb in samples:
+        if not trace or done >= trace[-1][0] + end / 10 or (done == end and trace[-1][0] != end):
+            trace.append([done, round(mb, 1)])
+    tail = [s for s in samples if s[0] >= end / 2]
+    xs, ys = [float(s[0]) for s in tail], [s[1] for s in tail]
+    growth = st.slope(xs, ys) * 100_000 if len(tail) >= 2 and xs[-1] > xs[0] else None
+    return {
+        "rss_start_mb": round(samples[0][1], 1),
+        "rss_trace": trace,
+        "rss_growth_mb_per_100k_2nd_half": None if growth is None else round(growth, 1),
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -37,3 +37,22 @@ def test_the_alert_tables_stay_in_memory(tmp_path: Path, stages: frozenset[str])
 def test_the_memory_setting_keeps_every_table_in_memory(tmp_path: Path) -> None:
     got = store_modules(tmp_path, frozenset({"score"}), store="memory")
     assert set(got.values()) == {"faust.stores.memory"}
+
+
+def test_every_table_partition_shares_one_bounded_cache(tmp_path: Path) -> None:
+    """RocksDB's memory is bounded per process, not per partition: the memtables of every
+    partition are charged to one write buffer manager (and through it to one cache)."""
+    from faust.stores.rocksdb import RocksDBOptions
+
+    from pipeline import table_store
+
+    build(Settings(broker="kafka://127.0.0.1:1", home=tmp_path), stages=frozenset({"score"}))
+    manager = table_store._SHARED["write_buffers"]
+    before = manager.get_usage()
+    dbs = [RocksDBOptions().open(tmp_path / f"t-{p}.db") for p in range(3)]
+    for db in dbs:
+        db[b"key"] = b"x" * 1000
+    assert manager.get_usage() > before
+    assert table_store._SHARED["cache"].get_usage() >= manager.get_usage()
+    for db in dbs:
+        db.close()

@@ -28,3 +28,17 @@ def test_the_default_processes_cover_every_stage_once() -> None:
     names = [s for stages in PROCESSES for s in stages]
     assert sorted(names) == sorted(STAGES)
     assert parse_stages("") is None and parse_stages("score,alert") == {"score", "alert"}
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "2"), ("8", "8")])
+def test_the_stage_processes_get_few_malloc_arenas_unless_told(
+    monkeypatch: pytest.MonkeyPatch, given: str | None, expected: str
+) -> None:
+    from pipeline.worker import Supervisor
+
+    if given is None:
+        monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    else:
+        monkeypatch.setenv("MALLOC_ARENA_MAX", given)
+    children = Supervisor(Settings(broker="kafka://b:1")).children
+    assert {c.env["MALLOC_ARENA_MAX"] for c in children} == {expected}
