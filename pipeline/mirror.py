@@ -3,6 +3,10 @@
 Each one tails a topic from the start (or a time) with its own consumer, outside the consumer
 group, and folds every record into a dict. Ingest writes a record to the topic, waits for the
 ack, and applies it locally at once, so the worker that took the request honours it at once.
+
+A mirror read from a time (the alert index: the last 7 days) also forgets, while it runs, what
+was last written longer ago than that: a worker that runs for a month holds a week, as one
+that just started does, not everything since its start.
 """
 
 from __future__ import annotations
@@ -15,6 +19,54 @@ from collections.abc import Callable
 from typing import Any
 
 logger = logging.getLogger(__name__)
+
+EXPIRE_EVERY_S = 60.0
+
+
+class ExpiringState(dict[str, Any]):
+    """A dict whose keys are forgotten `horizon_s` after their last write. A write is dated
+    `written_at` (the record being folded), else now.
+
+    >>> st = ExpiringState(horizon_s=10)
+    >>> st.written_at = 100.0
+    >>> st["a"] = 1
+    >>> st.written_at = 105.0
+    >>> st["b"] = 2
+    >>> st.written_at = 106.0
+    >>> st["a"] = 3  # written again: its age starts over
+    >>> st.expire(now=115.5), dict(st)
+    (1, {'a': 3})
+    >>> st.expire(now=200.0), dict(st)
+    (1, {})
+    """
+
+    def __init__(self, horizon_s: float) -> None:
+        super().__init__()
+        self.horizon_s = horizon_s
+        self.written_at: float | None = None
+        self._written: dict[str, float] = {}  # key -> when, oldest write first
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._written.pop(key, None)
+        self._written[key] = self.written_at if self.written_at is not None else time.time()
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._written.pop(key, None)
+
+    def expire(self, now: float) -> int:
+        """Forget the keys last written before `now - horizon_s`; returns how many. Writes
+        come nearly in time order (records of several partitions interleave), so it stops at
+        the first newer one; an older one behind it goes at a later call."""
+        cutoff = now - self.horizon_s
+        gone = 0
+        for key, at in list(self._written.items()):
+            if at >= cutoff:
+                break
+            del self[key]
+            gone += 1
+        return gone
 
 
 class TopicMirror:
@@ -31,12 +83,15 @@ class TopicMirror:
         self.bootstrap = bootstrap
         self.apply = apply
         self.since_s = since_s
-        self.state: dict[str, Any] = {}
+        self.state: dict[str, Any] = {} if since_s is None else ExpiringState(since_s)
         self.caught_up = asyncio.Event()
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._consumer: Any = None
 
-    def fold(self, key: str, value: bytes | dict[str, Any]) -> None:
+    def fold(self, key: str, value: bytes | dict[str, Any], at: float | None = None) -> None:
+        """Apply one record (written `at`, epoch seconds; None: now)."""
+        if isinstance(self.state, ExpiringState):
+            self.state.written_at = at
         try:
             doc = value if isinstance(value, dict) else json.loads(value)
         except ValueError:
@@ -84,13 +139,20 @@ class TopicMirror:
             else:
                 await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
+            expired_at = time.monotonic()
             while True:
                 batch = await consumer.getmany(timeout_ms=500, max_records=5000)
                 for _tp, records in batch.items():
                     for rec in records:
                         key = rec.key.decode() if rec.key else ""
                         if rec.value is not None:
-                            self.fold(key, rec.value)
+                            self.fold(key, rec.value, rec.timestamp / 1000)
+                if (isinstance(self.state, ExpiringState)
+                        and time.monotonic() - expired_at >= EXPIRE_EVERY_S):  # fmt: skip
+                    expired_at = time.monotonic()
+                    if gone := self.state.expire(time.time()):
+                        logger.info("mirror %s: forgot %d keys older than %.0f s", self.topic,
+                                    gone, self.state.horizon_s)  # fmt: skip
                 if not self.caught_up.is_set():
                     positions = {tp: await consumer.position(tp) for tp in tps}
                     if all(positions[tp] >= ends[tp] for tp in tps):

@@ -1,0 +1,46 @@
+"""The alert index forgets, while it runs, what is older than its window; opt-outs never."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from pipeline.mirror import ExpiringState, TopicMirror, apply_alert_event, apply_optout
+
+WEEK = 7 * 86400
+
+
+def event(ref: str, recipient: str = "ana@loc-1") -> bytes:
+    alert = {"ref": ref, "state": "paged", "location_id": "loc-1", "feedback_ids": ["f-" + ref]}
+    doc = {"event": "paged", "alert": alert, "feedback_ref": "fb-" + ref,
+           "recipient_ref": recipient}  # fmt: skip
+    return json.dumps(doc).encode()
+
+
+def test_the_alert_index_forgets_alerts_older_than_its_window() -> None:
+    index = TopicMirror("alerts.events", "unused:9092", apply_alert_event, since_s=WEEK)
+    now = time.time()
+    index.fold("loc-1", event("OLD1"), at=now - WEEK - 3600)
+    index.fold("loc-1", event("NEW1", recipient="bob@loc-1"), at=now - 60)
+    assert isinstance(index.state, ExpiringState)
+    assert index.state.expire(now) == 4  # OLD1's ref:, alert:, fref: and Ana's sup: keys
+    assert not [k for k in index.state if "OLD1" in k or k == "sup:ana@loc-1"]
+    assert index.state["alert:NEW1"]["ref"] == "NEW1"
+    assert index.state["fref:fb-NEW1"] == "NEW1"
+    assert index.state["sup:bob@loc-1"]["ref"] == "NEW1"
+
+
+def test_a_key_written_again_is_kept() -> None:
+    index = TopicMirror("alerts.events", "unused:9092", apply_alert_event, since_s=WEEK)
+    now = time.time()
+    index.fold("loc-1", event("K7Q2"), at=now - WEEK - 10)
+    index.fold("loc-1", event("K7Q2"), at=now - 5)  # a later event of the same alert
+    index.state.expire(now)  # type: ignore[attr-defined]
+    assert index.state["ref:K7Q2"]["state"] == "paged"
+
+
+def test_opt_outs_are_never_forgotten() -> None:
+    optouts = TopicMirror("customers.optouts", "unused:9092", apply_optout)
+    optouts.fold("c1", {"customer_ref": "c1", "opted_out": True}, at=0.0)
+    assert not isinstance(optouts.state, ExpiringState)
+    assert optouts.state == {"c1": True}
