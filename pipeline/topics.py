@@ -66,6 +66,21 @@ def topic_configs(short: str) -> dict[str, str]:
     return {}
 
 
+# A table's changelog is compacted, but Kafka never compacts the segment being written, and a
+# segment rolls only after 7 days (or 1 GiB) by default: a store kept in memory (the alert
+# stage's) replayed a week of every update at each start, a week-old RocksDB store the same. A
+# segment of 10 minutes, compacted once 10% of it is stale, keeps a replay near the table's live
+# keys plus its last minutes of updates. Deletes stay 24 h (Kafka's default): a local store
+# that was down for less than that still reads every tombstone of its keys. A changelog made by
+# an earlier release keeps its settings (set them with `kafka-configs.sh --alter`): kafka-python
+# 3.0's alter_configs reported "OK" here and changed nothing, or reset every other setting.
+CHANGELOG_CONFIGS = {
+    "cleanup.policy": "compact",
+    "segment.ms": str(10 * 60 * 1000),
+    "min.cleanable.dirty.ratio": "0.1",
+}
+
+
 def changelogs(settings: Settings, processes: Iterable[frozenset[str]]) -> list[str]:
     """The changelog topics of the tables of `processes` (each a set of stages in one app).
 
@@ -116,14 +131,12 @@ def ensure_topics(
             for short, name in TOPICS.items()
             if settings.topic(name) not in existing
         ]
+        logs = changelogs(settings, processes)
         wanted += [
             NewTopic(
-                name,
-                settings.partitions,
-                settings.replication,
-                topic_configs={"cleanup.policy": "compact"},
+                name, settings.partitions, settings.replication, topic_configs=CHANGELOG_CONFIGS
             )
-            for name in changelogs(settings, processes)
+            for name in logs
             if name not in existing
         ]
         if wanted:
