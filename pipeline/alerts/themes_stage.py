@@ -34,18 +34,6 @@ class AlertThemes:
     def __init__(self, vocab: Any, tagger: Tagger) -> None:
         self.venue = VenueThemes(tagger, vocab)
 
-    @property
-    def tagger(self) -> Tagger:
-        return self.venue.tagger
-
-    @tagger.setter
-    def tagger(self, tagger: Tagger) -> None:  # tests put a fake in place
-        self.venue.use(tagger)
-
-    @property
-    def vocab(self) -> Any:
-        return self.venue.vocab
-
     def on_assigned(self) -> None:
         self.venue.on_assigned()
 

@@ -42,14 +42,6 @@ class ScoreThemes:
         self.venue = VenueThemes(tagger, vocab)
         self.counted: Counter[tuple[str, str, str]] = Counter()  # (location, theme, sentiment)
 
-    @property
-    def tagger(self) -> Tagger:
-        return self.venue.tagger
-
-    @tagger.setter
-    def tagger(self, tagger: Tagger) -> None:  # tests put a fake in place
-        self.venue.use(tagger)
-
     def tally(
         self, fb: Feedback, sentiment: str, now: float
     ) -> tuple[tuple[str, ...], list[Increment]]:

@@ -67,14 +67,14 @@ def scored(fid: str, score: int | None, text: str, label: str = "negative",
 def score_tagger(ctx: Pronto) -> FakeTagger:
     assert ctx.themes is not None
     tagger = FakeTagger()
-    ctx.themes.tagger = tagger
+    ctx.themes.venue.use(tagger)
     return tagger
 
 
 def alert_tagger(ctx: Pronto) -> FakeTagger:
     assert ctx.alert_themes is not None
     tagger = FakeTagger()
-    ctx.alert_themes.tagger = tagger
+    ctx.alert_themes.venue.use(tagger)
     return tagger
 
 
