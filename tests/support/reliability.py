@@ -15,6 +15,7 @@ import os
 import random
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -272,9 +273,18 @@ def wait_scored(bootstrap: str, topic: str, wanted: set[str], timeout_s: float) 
     return ids
 
 
-def get_json(url: str, timeout_s: float = 10.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout_s) as r:
-        return json.load(r)
+def get_json(url: str, timeout_s: float = 10.0, unavailable_s: float = 30.0) -> Any:
+    """The JSON at `url`. A 503 (documented: the worker is rebalancing or stopping, retry) is
+    retried for up to `unavailable_s`, as a client of the API must."""
+    deadline = time.monotonic() + unavailable_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as r:
+                return json.load(r)
+        except urllib.error.HTTPError as e:
+            if e.code != 503 or time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
 
 
 def merged_counts(urls: Iterable[str], window: str) -> tuple[dict[str, int], dict[str, int]]:
