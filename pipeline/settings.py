@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     model_save_interval_s: float = 30.0  # a crash loses at most this much learning
     session_timeout_s: float = 10.0  # how soon a dead worker's partitions move
+    recovery_stall_s: float = 30.0  # a table recovery this long without progress restarts (0: off)
     processing_guarantee: str = "at_least_once"  # or exactly_once
     stages: str = ""  # empty: `pronto worker` supervises one process per stage group; "all": one
     peers: str = ""  # set by `pronto worker` for the web process: "score=http://...,alert=..."
