@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from pipeline.scoring.drift import DriftMonitor
     from pipeline.scoring.sentiment import SentimentModel
     from pipeline.scoring.themes_stage import ScoreThemes
+    from pipeline.sentiment_snapshot import SentimentSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,8 @@ class Pronto:
     tables: dict[str, Any] = field(default_factory=dict)
     table_store: str = "memory://"  # where the score stage keeps its tables (`table_store_url`)
     started_at: float = field(default_factory=time.time)
-    model: SentimentModel | None = None  # the score stage's live model, or ingest's snapshot
+    model: SentimentModel | None = None  # the score stage's live model
+    snapshot: SentimentSnapshot | None = None  # ingest's read-only copy of it, for triage
     install_model: Callable[[SentimentModel, DriftMonitor], None] | None = None
     learn_now: Callable[[], int] | None = None  # the score stage learns its queue at once
     lang_ready: bool = False
@@ -76,7 +78,10 @@ class Pronto:
 
     @property
     def model_ready(self) -> bool:
-        return self.model is not None
+        """The score stage has its model, and ingest its snapshot (where they run)."""
+        return (self.model is not None or "score" not in self.stages) and (
+            self.snapshot is not None or "web" not in self.stages
+        )
 
 
 def make_sender(settings: Settings) -> PageSender:

@@ -1,7 +1,10 @@
 """The saved sentiment model, shared by the stages that read it: the score stage (which learns
 and saves it) and ingest (which triages complaints with a snapshot of it).
 
-The model lives in the compacted `pronto.model` topic, one record per save.
+The model lives in the compacted `pronto.model` topic, one record per save: the river model
+and its drift monitor (pickles, for the score stage), and the model's read-only snapshot
+(`sentiment_snapshot.py`, plain data, for ingest). Reading the snapshot imports no river:
+`load_snapshot` falls back to the river model only for a record saved before snapshots were.
 """
 
 from __future__ import annotations
@@ -10,11 +13,14 @@ import json
 import logging
 import time
 import zlib
+from typing import TYPE_CHECKING
 
-from pipeline.scoring.drift import DriftMonitor
-from pipeline.scoring.seed_cache import seeded_model
-from pipeline.scoring.sentiment import SentimentModel
+from pipeline.sentiment_snapshot import SentimentSnapshot
 from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    from pipeline.scoring.drift import DriftMonitor
+    from pipeline.scoring.sentiment import SentimentModel
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +41,8 @@ def latest_offset(settings: Settings) -> int:
         consumer.close()
 
 
-def load_model(settings: Settings) -> tuple[SentimentModel, DriftMonitor]:
-    """The newest saved model from `pronto.model`, or a fresh one learned from the seed corpus."""
+def latest_record(settings: Settings) -> bytes | None:
+    """The newest `pronto.model` record, or None when nothing was saved yet."""
     from kafka import KafkaConsumer, TopicPartition
 
     topic = settings.topic("pronto.model")
@@ -44,51 +50,89 @@ def load_model(settings: Settings) -> tuple[SentimentModel, DriftMonitor]:
                              enable_auto_commit=False, consumer_timeout_ms=3000,
                              max_partition_fetch_bytes=64 * 1024 * 1024)  # fmt: skip
     try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        if parts:
-            tp = TopicPartition(topic, 0)
-            consumer.assign([tp])
-            end = consumer.end_offsets([tp])[tp]
-            if end > 0:
-                consumer.seek(tp, end - 1)
-                for rec in consumer:
-                    model_bytes, drift_bytes = decode_model(rec.value)
-                    model = SentimentModel.from_bytes(model_bytes)
-                    drift = DriftMonitor.from_bytes(drift_bytes)
-                    logger.info("restored the model, version %s", model.version)
-                    return model, drift
+        if not consumer.partitions_for_topic(topic):
+            return None
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        end = consumer.end_offsets([tp])[tp]
+        if end <= 0:
+            return None
+        consumer.seek(tp, end - 1)
+        for rec in consumer:
+            return bytes(rec.value)
+        return None
     finally:
         consumer.close()
-    logger.info("no saved model: starting from the seed corpus")
-    return seeded_model(), DriftMonitor()
 
 
-MODEL_FORMAT = b"pronto-model-2\n"
+def load_model(settings: Settings) -> tuple[SentimentModel, DriftMonitor]:
+    """The newest saved model from `pronto.model`, or a fresh one learned from the seed corpus."""
+    from pipeline.scoring.drift import DriftMonitor
+    from pipeline.scoring.seed_cache import seeded_model
+    from pipeline.scoring.sentiment import SentimentModel
+
+    value = latest_record(settings)
+    if value is None:
+        logger.info("no saved model: starting from the seed corpus")
+        return seeded_model(), DriftMonitor()
+    model_bytes, drift_bytes, _ = decode_model(value)
+    model = SentimentModel.from_bytes(model_bytes)
+    logger.info("restored the model, version %s", model.version)
+    return model, DriftMonitor.from_bytes(drift_bytes)
 
 
-def encode_model(model: bytes, drift: bytes, version: int) -> bytes:
-    """The `pronto.model` record: a format line, then the pickled model and drift monitor as
-    zlib-compressed JSON-free bytes (no hex copy: the model is megabytes).
+def load_snapshot(settings: Settings) -> SentimentSnapshot:
+    """The newest saved model's snapshot, or the seeded model's (without river when the snapshot
+    is saved, or cached on this machine)."""
+    from pipeline.scoring.seed_cache import seeded_snapshot
 
-    >>> decode_model(encode_model(b"m", b"d", 3))
-    (b'm', b'd')
+    value = latest_record(settings)
+    if value is None:
+        return seeded_snapshot()
+    model_bytes, _, snapshot = decode_model(value)
+    if snapshot:
+        return SentimentSnapshot.from_bytes(snapshot)
+    from pipeline.scoring.sentiment import SentimentModel  # a record from an older release
+
+    return SentimentModel.from_bytes(model_bytes).snapshot()
+
+
+MODEL_FORMAT = b"pronto-model-3\n"
+MODEL_FORMAT_2 = b"pronto-model-2\n"
+
+
+def encode_model(model: bytes, drift: bytes, version: int, snapshot: bytes = b"") -> bytes:
+    """The `pronto.model` record: a format line, then the pickled model, drift monitor and
+    snapshot, zlib-compressed (no hex copy: the model is megabytes).
+
+    >>> decode_model(encode_model(b"m", b"d", 3, b"s"))
+    (b'm', b'd', b's')
     """
-    head = json.dumps({"version": version, "at": time.time(), "model": len(model)}).encode()
-    return MODEL_FORMAT + zlib.compress(head + b"\n" + model + drift, 1)
+    head = json.dumps({"version": version, "at": time.time(), "model": len(model),
+                       "drift": len(drift)}).encode()  # fmt: skip
+    return MODEL_FORMAT + zlib.compress(head + b"\n" + model + drift + snapshot, 1)
 
 
-def decode_model(value: bytes) -> tuple[bytes, bytes]:
-    """(model, drift) pickles from a `pronto.model` record, this format or the first one
-    (zlib-compressed JSON with hex strings).
+def decode_model(value: bytes) -> tuple[bytes, bytes, bytes]:
+    """(model, drift, snapshot) from a `pronto.model` record of this format or an older one
+    (which have no snapshot: b"").
 
-    >>> old = zlib.compress(json.dumps({"model": b"m".hex(), "drift": b"d".hex()}).encode())
-    >>> decode_model(old)
-    (b'm', b'd')
+    >>> two = MODEL_FORMAT_2 + zlib.compress(b'{"model": 1}\\nmd', 1)
+    >>> decode_model(two)
+    (b'm', b'd', b'')
+    >>> one = zlib.compress(json.dumps({"model": b"m".hex(), "drift": b"d".hex()}).encode())
+    >>> decode_model(one)
+    (b'm', b'd', b'')
     """
-    if value.startswith(MODEL_FORMAT):
-        raw = zlib.decompress(value[len(MODEL_FORMAT) :])
-        head, _, rest = raw.partition(b"\n")
-        n = int(json.loads(head)["model"])
-        return rest[:n], rest[n:]
+    for fmt in (MODEL_FORMAT, MODEL_FORMAT_2):
+        if value.startswith(fmt):
+            raw = zlib.decompress(value[len(fmt) :])
+            head_line, _, rest = raw.partition(b"\n")
+            head = json.loads(head_line)
+            n = int(head["model"])
+            if "drift" not in head:
+                return rest[:n], rest[n:], b""
+            d = n + int(head["drift"])
+            return rest[:n], rest[n:d], rest[d:]
     blob = json.loads(zlib.decompress(value))
-    return bytes.fromhex(blob["model"]), bytes.fromhex(blob["drift"])
+    return bytes.fromhex(blob["model"]), bytes.fromhex(blob["drift"]), b""

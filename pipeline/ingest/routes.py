@@ -44,7 +44,7 @@ def register_tasks(ctx: Pronto) -> None:
     async def keep_model_snapshot() -> None:
         import asyncio
 
-        from pipeline.model_store import latest_offset, load_model
+        from pipeline.model_store import latest_offset, load_snapshot
 
         loop = asyncio.get_running_loop()
         loaded_at = -1
@@ -52,11 +52,11 @@ def register_tasks(ctx: Pronto) -> None:
             try:
                 end = await loop.run_in_executor(None, latest_offset, ctx.settings)
                 if end != loaded_at:
-                    model, _ = await loop.run_in_executor(None, load_model, ctx.settings)
-                    ctx.model, loaded_at = model, end
+                    snapshot = await loop.run_in_executor(None, load_snapshot, ctx.settings)
+                    ctx.snapshot, loaded_at = snapshot, end
             except Exception as e:  # Kafka away: keep the snapshot we have, try again later
                 logger.warning("model snapshot not refreshed: %r", e)
-            await asyncio.sleep(MODEL_REFRESH_S if ctx.model is not None else 2.0)
+            await asyncio.sleep(MODEL_REFRESH_S if ctx.snapshot is not None else 2.0)
 
     @ctx.app.task
     async def warm_up_language_detector() -> None:

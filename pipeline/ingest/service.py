@@ -95,8 +95,8 @@ class Ingest:
         fut: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
         self._inflight[fb.id] = fut
         loc = self.ctx.venues.by_id(fb.location_id)
-        fb = annotate(loc, fb, self.ctx.model)  # a score and text that disagree: see triage
-        urgent = urgent_copy(loc, fb, self.ctx.model, time.time())
+        fb = annotate(loc, fb, self.ctx.snapshot)  # a score and text that disagree: see triage
+        urgent = urgent_copy(loc, fb, self.ctx.snapshot, time.time())
         try:
             timeout = self.ctx.settings.ingest_timeout_s
             to_raw = publish(self.ctx.topic("raw"), fb.location_id, fb.to_json(), timeout)

@@ -25,13 +25,14 @@ from pipeline.alerts.conflict import META_KEY, Conflict, Kind, classify, has_wor
 from pipeline.config import Location
 from pipeline.records import Feedback, ScoredFeedback
 from pipeline.scoring.extract import extract_score
-from pipeline.scoring.sentiment import Prediction, label_from_score
+from pipeline.sentiment_snapshot import Prediction, label_from_score
 
 logger = logging.getLogger(__name__)
 
 
 class Predictor(Protocol):
-    version: int
+    @property
+    def version(self) -> int: ...
 
     def predict(self, text: str, lang: str = "") -> Prediction: ...
 

@@ -6,6 +6,9 @@ The result depends only on the seed corpus, the lexicon, the model code and rive
 it is cached under a name made from their digest (`$PRONTO_SEED_CACHE`, else
 `$XDG_CACHE_HOME/pronto`, else `~/.cache/pronto`). Any problem with the cache means learning
 afresh, never a failure.
+
+The seeded model's read-only snapshot (`sentiment_snapshot.py`) is cached beside it, for ingest:
+reading it (and computing the digest) imports no river.
 """
 
 from __future__ import annotations
@@ -14,15 +17,22 @@ import hashlib
 import logging
 import os
 import tempfile
-from importlib import resources
+from importlib import metadata, resources, util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import river
+from pipeline.scoring.lexicon import LEXICON_FILE
+from pipeline.sentiment_snapshot import SentimentSnapshot
 
-from pipeline.scoring import lexicon, normalize, sentiment
-from pipeline.scoring.sentiment import SentimentModel
+if TYPE_CHECKING:
+    from pipeline.scoring.sentiment import SentimentModel
 
 logger = logging.getLogger(__name__)
+
+SEED_CORPUS = "seed_corpus.tsv"  # sentiment.SEED_CORPUS, named here to read it without river
+# The code that the seeded model is made of.
+MODEL_MODULES = ("pipeline.scoring.sentiment", "pipeline.sentiment_snapshot",
+                 "pipeline.scoring.lexicon", "pipeline.scoring.normalize")  # fmt: skip
 
 
 def cache_dir() -> Path:
@@ -34,18 +44,37 @@ def cache_dir() -> Path:
 
 def digest(seed: int) -> str:
     """What the seeded model is made of: data, code and river's version."""
-    h = hashlib.sha256(f"{seed}|{river.__version__}".encode())
+    h = hashlib.sha256(f"{seed}|{metadata.version('river')}".encode())
     package = resources.files("pipeline.scoring")
-    for name in (sentiment.SEED_CORPUS, lexicon.LEXICON_FILE):
+    for name in (SEED_CORPUS, LEXICON_FILE):
         h.update(package.joinpath(name).read_bytes())
-    for module in (sentiment, lexicon, normalize):
-        h.update(Path(str(module.__file__)).read_bytes())
+    for module in MODEL_MODULES:  # their source, read without importing them
+        spec = util.find_spec(module)
+        assert spec is not None and spec.origin, module
+        h.update(Path(spec.origin).read_bytes())
     return h.hexdigest()[:20]
+
+
+def seeded_snapshot(seed: int = 42) -> SentimentSnapshot:
+    """The seeded model's snapshot, from the cache when it is there (else learned and cached)."""
+    path = cache_dir() / f"seed-snapshot-{digest(seed)}.pickle"
+    try:
+        snapshot = SentimentSnapshot.from_bytes(path.read_bytes())
+        logger.info("seeded model snapshot loaded from %s", path)
+        return snapshot
+    except FileNotFoundError:
+        pass
+    except Exception:  # a torn or foreign file: learn afresh and replace it
+        logger.warning("seed snapshot cache %s unreadable; learning the seed corpus", path)
+    return seeded_model(seed).snapshot()  # caches the snapshot too
 
 
 def seeded_model(seed: int = 42) -> SentimentModel:
     """`SentimentModel.with_seed_corpus(seed)`, from the cache when it is there."""
-    path = cache_dir() / f"seed-model-{digest(seed)}.pickle"
+    from pipeline.scoring.sentiment import SentimentModel
+
+    d = digest(seed)
+    path = cache_dir() / f"seed-model-{d}.pickle"
     try:
         model = SentimentModel.from_bytes(path.read_bytes())
         logger.info("seeded model loaded from %s", path)
@@ -55,11 +84,16 @@ def seeded_model(seed: int = 42) -> SentimentModel:
     except Exception:  # a torn or foreign file: learn afresh and replace it
         logger.warning("seed model cache %s unreadable; learning the seed corpus", path)
     model = SentimentModel.with_seed_corpus(seed)
+    write_atomically(path, model.to_bytes())
+    write_atomically(cache_dir() / f"seed-snapshot-{d}.pickle", model.snapshot().to_bytes())
+    return model
+
+
+def write_atomically(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
-            tmp.write(model.to_bytes())
+            tmp.write(data)
         os.replace(tmp.name, path)
     except OSError as e:
-        logger.info("seed model not cached (%s)", e)
-    return model
+        logger.info("%s not cached (%s)", path.name, e)

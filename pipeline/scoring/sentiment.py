@@ -50,74 +50,34 @@ River's ComplementNB scans every feature seen so far on each prediction, hence i
 from __future__ import annotations
 
 import logging
+import math
 import pickle
 import random
-from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 from river import compose, feature_extraction, linear_model, metrics, optim
 
 from pipeline.scoring.lexicon import lexicon_features
-from pipeline.scoring.normalize import NEG_PREFIX, normalize
+from pipeline.scoring.normalize import normalize
+from pipeline.sentiment_snapshot import (
+    LABELS,
+    Prediction,
+    SentimentSnapshot,
+    char_tokens,
+    idf_table,
+    label_from_score,
+    prediction_from,
+    word_tokens,
+)
 
 logger = logging.getLogger(__name__)
 
-LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 SEED_CORPUS = "seed_corpus.tsv"
-CHAR_NGRAMS = (3,)  # 2-4 grams took 33 MB, not better than trigrams alone (22 MB)
 TEXT = "text"  # the one field of the dict that the river pipeline reads
 
-
-@dataclass(frozen=True)
-class Prediction:
-    p_negative: float
-    label: str
-    probs: dict[str, float] = field(default_factory=dict)
-
-
-def label_from_score(score: int, scale: str) -> str | None:
-    """The sentiment label that a numeric answer implies, or None when out of range.
-
-    >>> label_from_score(2, "csat5"), label_from_score(3, "csat5"), label_from_score(5, "csat5")
-    ('negative', 'neutral', 'positive')
-    >>> label_from_score(6, "nps10"), label_from_score(8, "nps10"), label_from_score(9, "nps10")
-    ('negative', 'neutral', 'positive')
-    >>> label_from_score(11, "nps10") is None
-    True
-    """
-    if scale == "csat5":
-        if not 1 <= score <= 5:
-            return None
-        return "negative" if score <= 2 else "neutral" if score == 3 else "positive"
-    if scale == "nps10":
-        if not 0 <= score <= 10:
-            return None
-        return "negative" if score <= 6 else "neutral" if score <= 8 else "positive"
-    raise ValueError(f"unknown scale {scale!r}: expected csat5 or nps10")
-
-
-def word_tokens(text: str) -> list[str]:
-    """Tokens of an already normalised text."""
-    return text.split()
-
-
-def char_tokens(text: str) -> list[str]:
-    """Character trigrams inside each word of a normalised text (padded with a space at each
-    end), prefixed '#' to keep them apart from the words.
-
-    >>> char_tokens("neg_mal !")
-    ['# ma', '#mal', '#al ']
-    """
-    out: list[str] = []
-    for tok in text.split():
-        tok = tok.removeprefix(NEG_PREFIX)
-        if tok.startswith("emo_") or not tok.isalnum():
-            continue
-        padded = f" {tok} "
-        for n in CHAR_NGRAMS:
-            out.extend("#" + padded[i : i + n] for i in range(len(padded) - n + 1))
-    return out
+__all__ = ["LABELS", "Prediction", "SentimentModel", "char_tokens", "label_from_score",
+           "word_tokens"]  # fmt: skip
 
 
 def build_pipeline() -> compose.Pipeline:
@@ -173,15 +133,7 @@ class SentimentModel:
 
     def predict(self, text: str, lang: str = "") -> Prediction:
         """Class probabilities for `text`; an untrained model answers uniform and neutral."""
-        proba = self._pipeline.predict_proba_one({TEXT: normalize(text)})
-        probs = {label: float(proba.get(label, 0.0)) for label in LABELS}
-        total = sum(probs.values())
-        if total <= 0:
-            probs = {label: 1.0 / len(LABELS) for label in LABELS}
-            return Prediction(probs["negative"], "neutral", probs)
-        probs = {label: p / total for label, p in probs.items()}
-        label = max(LABELS, key=lambda c: probs[c])
-        return Prediction(probs["negative"], label, probs)
+        return prediction_from(self._pipeline.predict_proba_one({TEXT: normalize(text)}))
 
     def learn(self, text: str, label: str, lang: str = "") -> None:
         """Learn one labelled message; the version moves on."""
@@ -211,6 +163,19 @@ class SentimentModel:
     @property
     def n_learned(self) -> int:
         return self._n_learned
+
+    def snapshot(self) -> SentimentSnapshot:
+        """What predicting reads, as plain data: see `pipeline/sentiment_snapshot.py`."""
+        union, classifier = self._pipeline.steps.values()
+        words, chars, _lexicon = union.transformers.values()
+        return SentimentSnapshot(
+            version=self.version,
+            weights={label: dict(w) for label, w in classifier.weights.items()},
+            word_idf=idf_table(words.dfs, words.n),
+            word_unseen_idf=math.log(1 + words.n) + 1,
+            char_idf=idf_table(chars.dfs, chars.n),
+            char_unseen_idf=math.log(1 + chars.n) + 1,
+        )
 
     def to_bytes(self) -> bytes:
         """Pickle the whole model, metrics and version included."""

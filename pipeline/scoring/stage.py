@@ -47,6 +47,7 @@ from pipeline.scoring.seen_batches import (
     is_batch_key,
 )
 from pipeline.scoring.sentiment import SentimentModel, label_from_score
+from pipeline.sentiment_snapshot import SentimentSnapshot
 from pipeline.themes.venue import CORRECTED
 
 if TYPE_CHECKING:
@@ -143,11 +144,13 @@ def register(ctx: Pronto) -> None:
         if scorer is None or scorer.model.version == state["saved_version"]:
             return
         # The pickle is the snapshot, taken on the loop while no agent is learning (~70 ms for
-        # the seeded model); compressing it (~50 ms) runs in a thread.
+        # the seeded model), and so is the copy that ingest predicts from (~20 ms); pickling
+        # that copy and compressing it all (~100 ms) run in a thread.
         version = scorer.model.version
         model, drift = scorer.model.to_bytes(), scorer.drift.to_bytes()
+        snapshot = scorer.model.snapshot()
         loop = asyncio.get_running_loop()
-        value = await loop.run_in_executor(None, encode_model, model, drift, version)
+        value = await loop.run_in_executor(None, encode_record, model, drift, version, snapshot)
         try:
             await ctx.topic("model").send(key=MODEL_KEY, value=value)
         except Exception as e:  # a timer that raises stops the worker: retry next interval
@@ -352,3 +355,8 @@ def register(ctx: Pronto) -> None:
                 scorer.model.learn(text, label, str(doc.get("lang", "")))
                 ctx.metrics.model_version.set(scorer.model.version)
                 logger.info("learned a correction", extra={"ref": doc.get("ref"), "label": label})
+
+
+def encode_record(model: bytes, drift: bytes, version: int, snapshot: SentimentSnapshot) -> bytes:
+    """The `pronto.model` record of a save (runs in a thread)."""
+    return encode_model(model, drift, version, snapshot.to_bytes())

@@ -36,7 +36,7 @@ WITHHELD_PARTITION = 1
 
 # Runs at every interpreter start in the worker's processes; acts once, in a score process,
 # while the flag file exists (it removes it, so the restarted process is left alone).
-SITECUSTOMIZE = f'''
+SITECUSTOMIZE = f"""
 import os
 
 _flag = os.environ.get("STALL_RECOVERY_FLAG", "")
@@ -57,7 +57,7 @@ if os.environ.get("PRONTO_STAGES") == "score" and _flag and os.path.exists(_flag
         return on_message
 
     conductor.Conductor._compile_message_handler = _compile_withholding
-'''
+"""
 
 
 @pytest.fixture
