@@ -1,0 +1,128 @@
+"""`python -m pipeline.devtools.paced_probe`: CPU per webhook of each process, at a steady rate.
+
+The steady-load figures of `pronto bench` (page p99 at 500/s) are bound by CPU on a 2-core box.
+This probe starts a broker, the Twilio stand-in and one worker, sends signed SMS webhooks at
+`--rate` for `--seconds`, and prints one JSON line: each process's CPU milliseconds per webhook
+over the run (the figure a busy shared host blurs least), and the answers' status counts.
+`--profile web|score|alert` records that process with py-spy into `--out` meanwhile.
+`--code DIR` runs the worker from another source tree, as `pronto bench --worker-code` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import parse_venues
+from pipeline.devtools import bench_env as env_
+from pipeline.devtools import bench_load as load
+from pipeline.devtools.bench import ACCOUNT_SID
+from pipeline.devtools.bench_phases import hotspots
+from pipeline.devtools.twilio_standin import TwilioStandin
+from pipeline.kafka_local import LocalKafka, free_port
+from pipeline.settings import PROCESSES, Settings
+from pipeline.topics import ensure_topics
+
+PROCESS_NAMES = ("web", "score", "alert")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of `pid` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def probe(work: Path, rate: float, seconds: float, locations: int, profile: str | None,
+          out: Path | None, extra: dict[str, str]) -> dict[str, Any]:  # fmt: skip
+    standin = TwilioStandin(work / "twilio-standin", 300)
+    standin.start()
+    jars = Path(os.environ.get("PRONTO_HOME", ".pronto")).resolve()
+    kafka = LocalKafka(work, free_port(), name="probe-broker", jars_home=jars)
+    broker = f"kafka://{kafka.start()}"
+    w: env_.WorkerProc | None = None
+    try:
+        cfg = work / "venues.toml"
+        cfg.write_text(env_.venues_toml(locations))
+        venues = parse_venues(tomllib.loads(cfg.read_text())).locations
+        prefix = f"probe{uuid.uuid4().hex[:6]}-"
+        base_env = env_.bench_env(broker, work / "home", cfg, prefix,
+                                  PRONTO_TWILIO_API_BASE=standin.base_url,
+                                  PRONTO_TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+                                  PRONTO_TWILIO_FROM="+34910000099", **extra)  # fmt: skip
+        s = Settings(broker=broker, topic_prefix=prefix, app_id=base_env["PRONTO_APP_ID"])
+        ensure_topics(s, PROCESSES)
+        w = env_.WorkerProc(base_env, work / "worker.log")
+        w.start()
+        # A short warm-up, so that first-call costs (imports, caches) are not counted.
+        asyncio.run(load.paced_webhooks(w.url, venues, min(rate, 100), 3, 90, seed=9))
+        time.sleep(2)
+        pids = {name: w.stage_pid(name) for name in PROCESS_NAMES}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        spy = None
+        if profile:
+            exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+            spy = subprocess.Popen([exe, "record", "-d", str(int(seconds)), "-r", "100", "-p",
+                                    str(pids[profile]), "-f", "raw", "-o", str(out),
+                                    "--nonblocking"], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)  # fmt: skip
+        run = asyncio.run(load.paced_webhooks(w.url, venues, rate, seconds, 91, seed=10))
+        time.sleep(3)  # the stages finish what the last webhooks started
+        used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+        r: dict[str, Any] = {
+            "rate": rate, "seconds": seconds, "sent": run.sent, "ok": run.ok,
+            "errors": run.errors, "behind_s": round(run.behind_s, 3),
+            "cpu_ms_per_webhook": {n: round(1000 * c / max(run.sent, 1), 3)
+                                   for n, c in used.items()},
+            "cpu_ms_per_webhook_total": round(1000 * sum(used.values()) / max(run.sent, 1), 3),
+        }  # fmt: skip
+        if spy is not None and out is not None:
+            spy.wait(timeout=seconds + 60)
+            r["profile"] = {"process": profile, "out": str(out),
+                            "hotspots": hotspots(out.read_text(), 12) if out.exists() else []}  # fmt: skip
+        return r
+    finally:
+        if w is not None:
+            w.stop()
+        kafka.stop()
+        standin.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m pipeline.devtools.paced_probe")
+    p.add_argument("--rate", type=float, default=500.0, help="webhooks a second")
+    p.add_argument("--seconds", type=float, default=15.0)
+    p.add_argument("--locations", type=int, default=1000)
+    p.add_argument("--profile", choices=PROCESS_NAMES, help="py-spy this process meanwhile")
+    p.add_argument("--out", type=Path, default=Path("paced-probe.raw"))
+    p.add_argument("--code", type=Path, help="run the worker from this source tree")
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="a setting for the worker (PRONTO_* from the shell are not passed)",
+    )
+    args = p.parse_args(argv)
+    if args.code:
+        os.environ["PRONTO_BENCH_WORKER_CODE"] = str(args.code.resolve())
+    with tempfile.TemporaryDirectory(prefix="pronto-probe-") as tmp:
+        extra = dict(kv.split("=", 1) for kv in args.env)
+        r = probe(Path(tmp), args.rate, args.seconds, args.locations, args.profile,
+                  args.out.resolve(), extra)  # fmt: skip
+    print(json.dumps(r))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
