@@ -44,6 +44,7 @@ def register_tasks(ctx: Pronto) -> None:
     async def keep_model_snapshot() -> None:
         import asyncio
 
+        from pipeline.memory import release_free_memory
         from pipeline.model_store import latest_offset, load_snapshot
 
         loop = asyncio.get_running_loop()
@@ -54,6 +55,8 @@ def register_tasks(ctx: Pronto) -> None:
                 if end != loaded_at:
                     snapshot = await loop.run_in_executor(None, load_snapshot, ctx.settings)
                     ctx.snapshot, loaded_at = snapshot, end
+                    del snapshot
+                    release_free_memory()  # the replaced snapshot and the record's bytes
             except Exception as e:  # Kafka away: keep the snapshot we have, try again later
                 logger.warning("model snapshot not refreshed: %r", e)
             await asyncio.sleep(MODEL_REFRESH_S if ctx.snapshot is not None else 2.0)

@@ -29,6 +29,7 @@ from faust.streams import _current_event
 from pipeline.config import SCALES
 from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
+from pipeline.memory import release_free_memory
 from pipeline.model_store import MODEL_KEY, encode_model, load_model
 from pipeline.records import Feedback, RecordError, ScoredFeedback
 from pipeline.scoring import themes_stage
@@ -151,11 +152,14 @@ def register(ctx: Pronto) -> None:
         snapshot = scorer.model.snapshot()
         loop = asyncio.get_running_loop()
         value = await loop.run_in_executor(None, encode_record, model, drift, version, snapshot)
+        del model, drift, snapshot
         try:
             await ctx.topic("model").send(key=MODEL_KEY, value=value)
         except Exception as e:  # a timer that raises stops the worker: retry next interval
             logger.warning("model not saved this time (version %s): %r", version, e)
             return
+        finally:
+            release_free_memory()  # the save's transient tens of MB: see pipeline/memory.py
         state["saved_version"] = version
 
     @app.task
