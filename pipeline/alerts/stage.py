@@ -14,6 +14,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from pipeline.alerts import desk, theme_desk, themes_stage
 from pipeline.alerts import lifecycle as lc
 from pipeline.alerts.pacing import Pacer
@@ -160,11 +162,9 @@ def register(ctx: Pronto) -> None:
             if ev["event"] == "paged" and not ev["alert"].get("burst_of"):
                 book.note_paged(ev["location_id"], ev["ref"], ev["at"])
         for msg in out.messages:
-            await deliver(
-                ctx.topic("outbox"), msg["location_id"].encode(), json.dumps(msg).encode()
-            )
+            await deliver(ctx.topic("outbox"), msg["location_id"].encode(), orjson.dumps(msg))
         for ev in out.events:
-            await deliver(ctx.topic("events"), ev["location_id"].encode(), json.dumps(ev).encode())
+            await deliver(ctx.topic("events"), ev["location_id"].encode(), orjson.dumps(ev))
             observe(ctx, ev)
             if ev["event"] == theme_desk.EVENT and (loc := ctx.venues.by_id(ev["location_id"])):
                 themes.learn(loc, ev)  # at once: the next message with these words is tagged
@@ -194,7 +194,7 @@ def register(ctx: Pronto) -> None:
     async def handle(event: Any) -> None:
         now = time.time()
         try:
-            doc = json.loads(event.value)
+            doc = orjson.loads(event.value)  # several times faster than json on a scored record
             if not isinstance(doc, dict):
                 raise RecordError("not a JSON object")
             if "feedback" in doc:

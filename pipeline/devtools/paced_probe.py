@@ -4,7 +4,8 @@ The steady-load figures of `pronto bench` (page p99 at 500/s) are bound by CPU o
 This probe starts a broker, the Twilio stand-in and one worker, sends signed SMS webhooks at
 `--rate` for `--seconds`, and prints one JSON line: each process's CPU milliseconds per webhook
 over the run (the figure a busy shared host blurs least), and the answers' status counts.
-`--profile web|score|alert` records that process with py-spy into `--out` meanwhile.
+`--profile web|score|alert` records that process with py-spy into `--out` meanwhile (only
+the thread holding the GIL: what costs CPU, not what waits).
 `--code DIR` runs the worker from another source tree, as `pronto bench --worker-code` does.
 """
 
@@ -74,7 +75,7 @@ def probe(work: Path, rate: float, seconds: float, locations: int, profile: str 
             exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
             spy = subprocess.Popen([exe, "record", "-d", str(int(seconds)), "-r", "100", "-p",
                                     str(pids[profile]), "-f", "raw", "-o", str(out),
-                                    "--nonblocking"], stdout=subprocess.DEVNULL,
+                                    "--nonblocking", "--gil"], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)  # fmt: skip
         run = asyncio.run(load.paced_webhooks(w.url, venues, rate, seconds, 91, seed=10))
         time.sleep(3)  # the stages finish what the last webhooks started

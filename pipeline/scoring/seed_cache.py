@@ -66,7 +66,9 @@ def seeded_snapshot(seed: int = 42) -> SentimentSnapshot:
         pass
     except Exception:  # a torn or foreign file: learn afresh and replace it
         logger.warning("seed snapshot cache %s unreadable; learning the seed corpus", path)
-    return seeded_model(seed).snapshot()  # caches the snapshot too
+    snapshot = seeded_model(seed).snapshot()
+    write_atomically(path, snapshot.to_bytes())
+    return snapshot
 
 
 def seeded_model(seed: int = 42) -> SentimentModel:

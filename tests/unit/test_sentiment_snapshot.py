@@ -90,6 +90,10 @@ def test_learning_the_seed_caches_its_snapshot_too(tmp_path: Path, monkeypatch: 
     assert [p.name.split("-")[1] for p in sorted(tmp_path.iterdir())] == ["model", "snapshot"]
     assert seed_cache.seeded_snapshot().predict("horrible") == model.predict("horrible")
     assert seed_cache.SEED_CORPUS == SEED_CORPUS
+    (snapshot,) = tmp_path.glob("seed-snapshot-*.pickle")
+    snapshot.unlink()  # a model cached by an earlier release, without its snapshot
+    assert seed_cache.seeded_snapshot().predict("horrible") == model.predict("horrible")
+    assert snapshot.exists()
 
 
 def test_a_record_without_a_snapshot_still_gives_one(monkeypatch: Any) -> None:
