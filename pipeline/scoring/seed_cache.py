@@ -17,9 +17,10 @@ import hashlib
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from importlib import metadata, resources, util
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pipeline.scoring.lexicon import LEXICON_FILE
 from pipeline.sentiment_snapshot import SentimentSnapshot
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from pipeline.scoring.sentiment import SentimentModel
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SEED_CORPUS = "seed_corpus.tsv"  # sentiment.SEED_CORPUS, named here to read it without river
 # The code that the seeded model is made of.
@@ -58,16 +61,10 @@ def digest(seed: int) -> str:
 def seeded_snapshot(seed: int = 42) -> SentimentSnapshot:
     """The seeded model's snapshot, from the cache when it is there (else learned and cached)."""
     path = cache_dir() / f"seed-snapshot-{digest(seed)}.pickle"
-    try:
-        snapshot = SentimentSnapshot.from_bytes(path.read_bytes())
-        logger.info("seeded model snapshot loaded from %s", path)
-        return snapshot
-    except FileNotFoundError:
-        pass
-    except Exception:  # a torn or foreign file: learn afresh and replace it
-        logger.warning("seed snapshot cache %s unreadable; learning the seed corpus", path)
-    snapshot = seeded_model(seed).snapshot()
-    write_atomically(path, snapshot.to_bytes())
+    snapshot = read_cached(path, SentimentSnapshot.from_bytes)
+    if snapshot is None:
+        snapshot = seeded_model(seed).snapshot()
+        write_atomically(path, snapshot.to_bytes())
     return snapshot
 
 
@@ -77,18 +74,25 @@ def seeded_model(seed: int = 42) -> SentimentModel:
 
     d = digest(seed)
     path = cache_dir() / f"seed-model-{d}.pickle"
-    try:
-        model = SentimentModel.from_bytes(path.read_bytes())
-        logger.info("seeded model loaded from %s", path)
-        return model
-    except FileNotFoundError:
-        pass
-    except Exception:  # a torn or foreign file: learn afresh and replace it
-        logger.warning("seed model cache %s unreadable; learning the seed corpus", path)
-    model = SentimentModel.with_seed_corpus(seed)
-    write_atomically(path, model.to_bytes())
-    write_atomically(cache_dir() / f"seed-snapshot-{d}.pickle", model.snapshot().to_bytes())
+    model = read_cached(path, SentimentModel.from_bytes)
+    if model is None:
+        model = SentimentModel.with_seed_corpus(seed)
+        write_atomically(path, model.to_bytes())
+        write_atomically(cache_dir() / f"seed-snapshot-{d}.pickle", model.snapshot().to_bytes())
     return model
+
+
+def read_cached(path: Path, load: Callable[[bytes], T]) -> T | None:
+    """What `load` makes of the cached file, or None: missing, torn or foreign (learn afresh)."""
+    try:
+        value = load(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except Exception:
+        logger.warning("seed cache %s unreadable; learning the seed corpus", path)
+        return None
+    logger.info("seeded model loaded from %s", path)
+    return value
 
 
 def write_atomically(path: Path, data: bytes) -> None:
