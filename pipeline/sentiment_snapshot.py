@@ -103,9 +103,14 @@ def word_ngrams(tokens: list[str]) -> list[Feature]:
     return [*tokens, *pairwise(tokens)]
 
 
+def idf(df: int, n: int) -> float:
+    """A term's inverse document frequency, as river's TFIDF computes it (df 0: unseen)."""
+    return math.log((1 + n) / (1 + df)) + 1
+
+
 def idf_table(dfs: dict[Any, int], n: int) -> dict[Any, float]:
-    """Each term's inverse document frequency, as river's TFIDF computes it."""
-    return {term: math.log((1 + n) / (1 + df)) + 1 for term, df in dfs.items()}
+    """Each term's inverse document frequency."""
+    return {term: idf(df, n) for term, df in dfs.items()}
 
 
 def tfidf(terms: list[Any], idf: dict[Any, float], unseen_idf: float) -> dict[Any, float]:
@@ -145,7 +150,7 @@ class SentimentSnapshot:
     version: int
     weights: dict[str, dict[Any, float]]  # class -> feature -> weight, in river's class order
     word_idf: dict[Any, float]
-    word_unseen_idf: float  # log(1 + n) + 1: a term no document has had
+    word_unseen_idf: float  # idf(0, n): a term no document has had
     char_idf: dict[Any, float]
     char_unseen_idf: float
 

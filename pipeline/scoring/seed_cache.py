@@ -91,7 +91,7 @@ def read_cached(path: Path, load: Callable[[bytes], T]) -> T | None:
     except Exception:
         logger.warning("seed cache %s unreadable; learning the seed corpus", path)
         return None
-    logger.info("seeded model loaded from %s", path)
+    logger.info("seed cache %s loaded", path)
     return value
 
 

@@ -50,7 +50,6 @@ River's ComplementNB scans every feature seen so far on each prediction, hence i
 from __future__ import annotations
 
 import logging
-import math
 import pickle
 import random
 from importlib import resources
@@ -65,6 +64,7 @@ from pipeline.sentiment_snapshot import (
     Prediction,
     SentimentSnapshot,
     char_tokens,
+    idf,
     idf_table,
     label_from_score,
     prediction_from,
@@ -172,9 +172,9 @@ class SentimentModel:
             version=self.version,
             weights={label: dict(w) for label, w in classifier.weights.items()},
             word_idf=idf_table(words.dfs, words.n),
-            word_unseen_idf=math.log(1 + words.n) + 1,
+            word_unseen_idf=idf(0, words.n),
             char_idf=idf_table(chars.dfs, chars.n),
-            char_unseen_idf=math.log(1 + chars.n) + 1,
+            char_unseen_idf=idf(0, chars.n),
         )
 
     def to_bytes(self) -> bytes:

@@ -60,13 +60,6 @@ if os.environ.get("PRONTO_STAGES") == "score" and _flag and os.path.exists(_flag
 """
 
 
-@pytest.fixture
-def twilio() -> Any:
-    log = TwilioLog().start()
-    yield log
-    log.stop()
-
-
 def test_a_stalled_table_recovery_restarts_its_process_and_recovers_exactly(
     make_worker: Any, bootstrap: str, twilio: TwilioLog, tmp_path: Path
 ) -> None:

@@ -49,13 +49,6 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 SEED = 20240610
 
 
-@pytest.fixture
-def twilio() -> Any:
-    log = TwilioLog().start()
-    yield log
-    log.stop()
-
-
 def report(name: str, figures: dict[str, Any]) -> None:
     print(f"\n[{name}] " + json.dumps(figures, sort_keys=True))
 
