@@ -191,7 +191,7 @@ def build(
 ) -> Pronto:
     """Build the pipeline's `stages` (default: all of them, in one app): their topics, tables,
     agents, timers and web routes."""
-    from pipeline import lag, mirrors, recovery_watch
+    from pipeline import lag, mirrors, priority, recovery_watch
     from pipeline.web import routes as web_routes
 
     settings = settings or Settings()
@@ -245,6 +245,7 @@ def build(
         notify_stage.register(ctx)
     lag.register(ctx)
     recovery_watch.register(ctx)
+    priority.register(ctx)
 
     def on_webserver_init(web: Any) -> None:
         router = web.web_app.router

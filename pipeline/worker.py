@@ -7,7 +7,8 @@ up another, and the two cores are both used. The web process answers /readyz and
 the whole worker, asking the others on their internal ports (127.0.0.1).
 
 The score process runs at a lower CPU priority (`NICE`), so that on a busy host the kernel
-serves ingest and the page path first. The supervisor restarts a process that dies, and
+serves ingest and the page path first; it takes it once ready (`pipeline/priority.py`), so
+that a restart is not slowed by it. The supervisor restarts a process that dies, and
 Ctrl-C or SIGTERM stops them all cleanly.
 Each child dies with the supervisor (PR_SET_PDEATHSIG), so a SIGKILL of the worker is a crash
 of every stage, not a leak of orphans. `--stages` (or `PRONTO_STAGES`) runs stages apart when
@@ -16,6 +17,7 @@ scaling out: `score`, `alert,notify`, `web`, or `all` in one process.
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import logging
 import os
@@ -63,6 +65,12 @@ def run_worker(settings: Settings | None = None, stages: str | None = None) -> i
 
 def run_stages(settings: Settings, stages: frozenset[str]) -> int:
     """Run `stages` in this process: one Faust app, its agents and its web server."""
+    if settings.event_loop == "uvloop":
+        # libuv's loop, through mode's own switch (before any loop exists): the loop's share
+        # of each record's CPU time is Faust's, aiokafka's and aiohttp's callbacks and futures.
+        import mode.loop
+
+        mode.loop.use("uvloop")
     import faust
 
     from pipeline.app import build, check_tables
@@ -72,17 +80,16 @@ def run_stages(settings: Settings, stages: frozenset[str]) -> int:
     worker = faust.Worker(ctx.app, loglevel=settings.log_level.lower(), quiet=True,
                           redirect_stdouts=False, override_logging=False)  # fmt: skip
     names = ",".join(s for s in STAGES if s in stages)
-    logger.info("stages %s starting: broker %s, web http://%s:%s", names, settings.broker,
-                settings.web_host, settings.web_port)  # fmt: skip
+    logger.info("stages %s starting: broker %s, web http://%s:%s, %s loop", names,
+                settings.broker, settings.web_host, settings.web_port,
+                type(asyncio.get_event_loop_policy()).__module__.split(".")[0])  # fmt: skip
     worker.execute_from_commandline()
     return 0
 
 
-def _die_with_parent(nice: int = 0) -> None:  # pragma: no cover - runs in the child
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if nice:
-        os.nice(nice)
 
 
 @dataclass
@@ -94,9 +101,8 @@ class Child:
     deaths: list[float] = field(default_factory=list)  # when it died, in the last minute
 
     def start(self) -> None:
-        nice = NICE.get(self.name, 0)
         self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=self.env,
-                                     preexec_fn=lambda: _die_with_parent(nice))  # fmt: skip
+                                     preexec_fn=_die_with_parent)  # fmt: skip
         logger.info("started the %s process (pid %s)", self.name, self.proc.pid)
 
 
@@ -119,6 +125,7 @@ class Supervisor:
         for stages in PROCESSES:
             name = "alert" if "alert" in stages else next(iter(stages))
             env = {**base, "PRONTO_STAGES": ",".join(s for s in STAGES if s in stages)}
+            env["PRONTO_NICE_WHEN_READY"] = str(NICE.get(name, 0))
             if name == "web":
                 env["PRONTO_PEERS"] = peers
             else:

@@ -42,3 +42,18 @@ def test_the_stage_processes_get_few_malloc_arenas_unless_told(
         monkeypatch.setenv("MALLOC_ARENA_MAX", given)
     children = Supervisor(Settings(broker="kafka://b:1")).children
     assert {c.env["MALLOC_ARENA_MAX"] for c in children} == {expected}
+
+
+def test_only_the_score_process_lowers_its_priority_and_only_once_ready() -> None:
+    from pipeline.worker import Supervisor
+
+    children = Supervisor(Settings(broker="kafka://b:1", nice_when_ready=5)).children
+    nice = {c.name: c.env["PRONTO_NICE_WHEN_READY"] for c in children}
+    assert nice == {"web": "0", "score": "10", "alert": "0"}
+
+
+def test_the_event_loop_is_uvloop_unless_told() -> None:
+    assert Settings().event_loop == "uvloop"
+    assert Settings(event_loop=" AsyncIO ").event_loop == "asyncio"
+    with pytest.raises(ValueError, match="PRONTO_EVENT_LOOP: uvloop or asyncio"):
+        Settings(event_loop="tokio")
