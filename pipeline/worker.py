@@ -8,37 +8,29 @@ the whole worker, asking the others on their internal ports (127.0.0.1).
 
 The score process runs at a lower CPU priority (`NICE`), so that on a busy host the kernel
 serves ingest and the page path first; it takes it once ready (`pipeline/priority.py`), so
-that a restart is not slowed by it. The supervisor restarts a process that dies, and
-Ctrl-C or SIGTERM stops them all cleanly.
-Each child dies with the supervisor (PR_SET_PDEATHSIG), so a SIGKILL of the worker is a crash
-of every stage, not a leak of orphans. `--stages` (or `PRONTO_STAGES`) runs stages apart when
+that a restart is not slowed by it. The supervisor (`pipeline/supervisor.py`, which this
+process becomes once the topics exist) restarts a process that dies, and Ctrl-C or SIGTERM
+stops them all cleanly. `--stages` (or `PRONTO_STAGES`) runs stages apart when
 scaling out: `score`, `alert,notify`, `web`, or `all` in one process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import os
-import signal
-import subprocess
 import sys
-import time
-from dataclasses import dataclass, field
 
 from pipeline.kafka_local import free_port
 from pipeline.logs import setup_logging
 from pipeline.settings import PROCESSES, STAGES, Settings, parse_stages
+from pipeline.supervisor import Child, exec_supervisor
 
 logger = logging.getLogger(__name__)
 
-STOP_GRACE_S = 30.0
 # When the cores are busy the kernel serves ingest and the page path first: scoring is the
 # stage built to absorb a backlog, so it runs at a lower CPU priority.
 NICE = {"score": 10}
-RESTART_BACKOFF_MAX_S = 10.0
-PR_SET_PDEATHSIG = 1
 MALLOC_ARENA_MAX = 2
 
 
@@ -58,7 +50,7 @@ def run_worker(settings: Settings | None = None, stages: str | None = None) -> i
 
     if chosen is None:
         ensure_topics(settings, PROCESSES)
-        return Supervisor(settings).run()
+        exec_supervisor(child_processes(settings), settings.log_level, settings.log_json)
     ensure_topics(settings, (chosen,))
     return run_stages(settings, chosen)
 
@@ -87,98 +79,29 @@ def run_stages(settings: Settings, stages: frozenset[str]) -> int:
     return 0
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-@dataclass
-class Child:
-    name: str
-    env: dict[str, str]
-    proc: subprocess.Popen[bytes] | None = None
-    next_start: float = 0.0
-    deaths: list[float] = field(default_factory=list)  # when it died, in the last minute
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=self.env,
-                                     preexec_fn=_die_with_parent)  # fmt: skip
-        logger.info("started the %s process (pid %s)", self.name, self.proc.pid)
-
-
-class Supervisor:
-    """Starts one process per stage group, restarts the ones that die, stops them all."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.stopping = False
-        base = {k: v for k, v in os.environ.items() if not k.startswith("PRONTO_")}
-        base.update(settings_env(settings))
-        # glibc gives each thread that allocates an arena of its own (up to 8 per core), and
-        # memory freed in one is not reused by another: the executor threads (model snapshots,
-        # lingua) and RocksDB's leave RSS behind. Two arenas: the score process alone on a
-        # 300k backlog held 318 MB instead of 325, at the same speed. The environment wins.
-        base.setdefault("MALLOC_ARENA_MAX", str(MALLOC_ARENA_MAX))
-        ports = {"score": free_port(), "alert": free_port()}
-        peers = ",".join(f"{n}=http://127.0.0.1:{p}" for n, p in ports.items())
-        self.children = []
-        for stages in PROCESSES:
-            name = "alert" if "alert" in stages else next(iter(stages))
-            env = {**base, "PRONTO_STAGES": ",".join(s for s in STAGES if s in stages)}
-            env["PRONTO_NICE_WHEN_READY"] = str(NICE.get(name, 0))
-            if name == "web":
-                env["PRONTO_PEERS"] = peers
-            else:
-                env.update(PRONTO_WEB_PORT=str(ports[name]), PRONTO_WEB_HOST="127.0.0.1")
-            self.children.append(Child(name, env))
-
-    def _on_signal(self, signum: int, _frame: object) -> None:
-        if not self.stopping:
-            logger.info("stopping the worker (%s)", signal.Signals(signum).name)
-        self.stopping = True
-
-    def run(self) -> int:
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
-        for child in self.children:
-            child.start()
-        while not self.stopping:
-            time.sleep(0.2)
-            for child in self.children:
-                self._watch(child)
-        return self._stop_all()
-
-    def _watch(self, child: Child) -> None:
-        now = time.monotonic()
-        if child.proc is None:
-            if now >= child.next_start and not self.stopping:
-                child.start()
-            return
-        code = child.proc.poll()
-        if code is None:
-            return
-        # Back off when it keeps dying (a broken config), not when it died once after a while.
-        child.deaths = [t for t in child.deaths if now - t < 60.0] + [now]
-        delay = min(RESTART_BACKOFF_MAX_S, 0.5 * 2 ** (len(child.deaths) - 1))
-        logger.error("the %s process exited with %s; restarting it in %.1f s", child.name, code,
-                     delay)  # fmt: skip
-        child.proc = None
-        child.next_start = now + delay
-
-    def _stop_all(self) -> int:
-        running = [c.proc for c in self.children if c.proc is not None and c.proc.poll() is None]
-        for proc in running:
-            proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_S
-        for proc in running:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                logger.warning("pid %s did not stop in %.0f s: killed", proc.pid, STOP_GRACE_S)
-                proc.kill()
-                proc.wait()
-        logger.info("worker stopped")
-        return 0
+def child_processes(settings: Settings) -> list[Child]:
+    """One child per stage group of `PROCESSES`, each with the environment it reads its
+    settings from."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PRONTO_")}
+    base.update(settings_env(settings))
+    # glibc gives each thread that allocates an arena of its own (up to 8 per core), and
+    # memory freed in one is not reused by another: the executor threads (model snapshots,
+    # lingua) and RocksDB's leave RSS behind. Two arenas: the score process alone on a
+    # 300k backlog held 318 MB instead of 325, at the same speed. The environment wins.
+    base.setdefault("MALLOC_ARENA_MAX", str(MALLOC_ARENA_MAX))
+    ports = {"score": free_port(), "alert": free_port()}
+    peers = ",".join(f"{n}=http://127.0.0.1:{p}" for n, p in ports.items())
+    children = []
+    for stages in PROCESSES:
+        name = "alert" if "alert" in stages else next(iter(stages))
+        env = {**base, "PRONTO_STAGES": ",".join(s for s in STAGES if s in stages)}
+        env["PRONTO_NICE_WHEN_READY"] = str(NICE.get(name, 0))
+        if name == "web":
+            env["PRONTO_PEERS"] = peers
+        else:
+            env.update(PRONTO_WEB_PORT=str(ports[name]), PRONTO_WEB_HOST="127.0.0.1")
+        children.append(Child(name, env))
+    return children
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -84,6 +84,9 @@ def test_three_processes_a_dead_one_restarts_and_sigterm_stops_them_all(
     assert w.proc is not None
     procs = children(w.proc.pid)
     assert set(procs) == {"web", "score", "alert,notify"}, procs
+    # Once the topics exist the worker becomes the small supervisor, under the same pid.
+    cmdline = Path(f"/proc/{w.proc.pid}/cmdline").read_bytes().split(b"\0")
+    assert cmdline[1:3] == [b"-m", b"pipeline.supervisor"], cmdline
     # On a busy host the kernel serves ingest and the page path before scoring, once the score
     # process is ready (it polls its readiness every 0.2 s), on every one of its threads.
     deadline = time.monotonic() + 10

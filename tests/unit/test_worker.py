@@ -34,20 +34,20 @@ def test_the_default_processes_cover_every_stage_once() -> None:
 def test_the_stage_processes_get_few_malloc_arenas_unless_told(
     monkeypatch: pytest.MonkeyPatch, given: str | None, expected: str
 ) -> None:
-    from pipeline.worker import Supervisor
+    from pipeline.worker import child_processes
 
     if given is None:
         monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     else:
         monkeypatch.setenv("MALLOC_ARENA_MAX", given)
-    children = Supervisor(Settings(broker="kafka://b:1")).children
+    children = child_processes(Settings(broker="kafka://b:1"))
     assert {c.env["MALLOC_ARENA_MAX"] for c in children} == {expected}
 
 
 def test_only_the_score_process_lowers_its_priority_and_only_once_ready() -> None:
-    from pipeline.worker import Supervisor
+    from pipeline.worker import child_processes
 
-    children = Supervisor(Settings(broker="kafka://b:1", nice_when_ready=5)).children
+    children = child_processes(Settings(broker="kafka://b:1", nice_when_ready=5))
     nice = {c.name: c.env["PRONTO_NICE_WHEN_READY"] for c in children}
     assert nice == {"web": "0", "score": "10", "alert": "0"}
 
@@ -57,3 +57,13 @@ def test_the_event_loop_is_uvloop_unless_told() -> None:
     assert Settings(event_loop=" AsyncIO ").event_loop == "asyncio"
     with pytest.raises(ValueError, match="PRONTO_EVENT_LOOP: uvloop or asyncio"):
         Settings(event_loop="tokio")
+
+
+def test_the_supervisor_imports_only_the_standard_library_and_the_log_setup() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, pipeline.supervisor; print(sorted({m.split('.')[0] for m in sys.modules"
+            " if not m.startswith('_')} - set(sys.stdlib_module_names)))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['pipeline']"
