@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from pipeline import faust_fixes
 from pipeline.config import Venues, load_venues
 from pipeline.metrics import Metrics
-from pipeline.mirror import TopicMirror, apply_alert_event, apply_optout
+from pipeline.mirror import TopicMirror, apply_alert_event, apply_alert_owner, apply_optout
 from pipeline.privacy import Privacy
 from pipeline.scoring.windows import WindowSpec, parse_windows
 from pipeline.settings import STAGES, Settings
@@ -211,7 +211,10 @@ def build(
         sender=sender or (make_sender(settings) if "notify" in stages else None),
         optouts=TopicMirror(s.topic("customers.optouts"), s.bootstrap_servers, apply_optout),
         alert_index=TopicMirror(
-            s.topic("alerts.events"), s.bootstrap_servers, apply_alert_event, since_s=7 * 86400
+            s.topic("alerts.events"),
+            s.bootstrap_servers,
+            apply_alert_event if "web" in stages else apply_alert_owner,  # the desk: owners only
+            since_s=7 * 86400,
         ),
         windows=parse_windows(s.windows),
         stages=stages,

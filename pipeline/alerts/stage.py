@@ -53,10 +53,11 @@ class TableBook:
 
     def ref_taken(self, ref: str, feedback_id: str) -> bool:
         """Whether `ref` belongs to another alert (here or in the worker-wide index)."""
-        mine = self.alerts.get(ref) or self.known_refs.get(f"alert:{ref}")
-        if mine is None:
-            return False
-        return (mine.get("feedback_ids") or [None])[0] != feedback_id
+        mine = self.alerts.get(ref)
+        if mine is not None:
+            return (mine.get("feedback_ids") or [None])[0] != feedback_id
+        key = f"owner:{ref}"
+        return key in self.known_refs and self.known_refs[key] != feedback_id
 
     def recently_paged(self, location_id: str) -> list[lc.Alert]:
         """The latest alert paged on its own at `location_id`, if within the burst span: the

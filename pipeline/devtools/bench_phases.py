@@ -94,6 +94,7 @@ def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, wind
     scored_topic = f"{prefix}feedback.scored"
     offsets = env_.Offsets(bootstrap)
     samples: list[tuple[float, int, float]] = []  # (monotonic, processed, rss MB)
+    by_process: list[dict[str, float]] = []  # each sample's RSS MB per process
     through: list[tuple[float, float]] = []  # (monotonic, records past the alert rules)
     lag_key = f'pronto_consumer_lag_messages{{reason="{scored_topic}"}}'
     profiled = False
@@ -104,7 +105,8 @@ def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, wind
         t0 = last_scrape = time.monotonic()
         while time.monotonic() - t0 < window_s:
             done = offsets.end(scored_topic)
-            samples.append((time.monotonic(), done, w.rss_mb()))
+            by_process.append(w.rss_by_process())
+            samples.append((time.monotonic(), done, sum(by_process[-1].values())))
             if cpu0 is None and done > 0:
                 cpu0 = (done, env_.cpu_seconds(score_pid))
             if time.monotonic() - last_scrape >= SCRAPE_EVERY_S:
@@ -153,6 +155,13 @@ def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, wind
     tail = tail if len(tail) >= 4 else busy[len(busy) // 2 :] if len(busy) >= 4 else busy
     xs, ys = [float(s[1]) for s in tail], [s[2] for s in tail]
     growth = st.slope(xs, ys) * 100_000
+    # The same fit for each process: which one grows.
+    rss_at = {s[0]: p for s, p in zip(samples, by_process, strict=True)}
+    fitted = [rss_at[s[0]] for s in tail]
+    sat.result["rss_growth_by_process_mb_per_100k"] = {
+        name: round(st.slope(xs, [f.get(name, 0.0) for f in fitted]) * 100_000, 1)
+        for name in fitted[-1]
+    }
     sat.result["rss_mb"] = round(ys[-1], 1)
     sat.result["rss_by_process_mb"] = w.rss_by_process()
     sat.result["rss_growth_mb_per_100k"] = round(growth, 1)

@@ -186,6 +186,14 @@ def markdown(r: dict[str, Any]) -> str:
         ),
         ("RSS growth, MB per 100k messages", r.get("rss_growth_mb_per_100k")),
         ("  its standard error, MB per 100k", r.get("rss_growth_stderr_mb_per_100k")),
+        (
+            "  by process, MB per 100k",
+            ", ".join(
+                f"{k} {v:+.0f}"
+                for k, v in (r.get("rss_growth_by_process_mb_per_100k") or {}).items()
+            )
+            or None,
+        ),
         ("RSS warm-up before the fit, MB", r.get("rss_warmup_mb")),
         ("RSS extrapolated to 1 M messages, MB", r.get("rss_at_1m_mb")),
         ("themes: tag() per message, µs (median / p99)", _themes(r.get("themes"))),

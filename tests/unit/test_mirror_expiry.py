@@ -23,7 +23,7 @@ def test_the_alert_index_forgets_alerts_older_than_its_window() -> None:
     index.fold("loc-1", event("OLD1"), at=now - WEEK - 3600)
     index.fold("loc-1", event("NEW1", recipient="bob@loc-1"), at=now - 60)
     assert isinstance(index.state, ExpiringState)
-    assert index.state.expire(now) == 4  # OLD1's ref:, alert:, fref: and Ana's sup: keys
+    assert index.state.expire(now) == 5  # OLD1's ref:, alert:, owner:, fref: and Ana's sup: keys
     assert not [k for k in index.state if "OLD1" in k or k == "sup:ana@loc-1"]
     assert index.state["alert:NEW1"]["ref"] == "NEW1"
     assert index.state["fref:fb-NEW1"] == "NEW1"
@@ -44,3 +44,20 @@ def test_opt_outs_are_never_forgotten() -> None:
     optouts.fold("c1", {"customer_ref": "c1", "opted_out": True}, at=0.0)
     assert not isinstance(optouts.state, ExpiringState)
     assert optouts.state == {"c1": True}
+
+
+def test_the_web_index_keeps_what_the_console_shows_and_no_customer_data() -> None:
+    from pipeline.alerts.lifecycle import Alert, State
+    from pipeline.web.console_page import public_alert
+
+    full = Alert(ref="Q7K2", location_id="loc-1", customer_ref="c" * 64, reason="low score",
+                 urgent=True, opened_at=1000.0, feedback_ids=("fb-1",), state=State.PAGED,
+                 paged_at=1001.0, recipients=("ana",), history=((1001.0, "paged", "ana"),),
+                 text="cold food", score=1, scale="csat5", contact="gAAAAB-encrypted",
+                 lang="en", feedback_ref="R-1", themes=("food",)).to_dict()  # fmt: skip
+    index = TopicMirror("alerts.events", "unused:9092", apply_alert_event, since_s=WEEK)
+    index.fold("loc-1", {"event": "paged", "alert": full})
+    kept = index.state["alert:Q7K2"]
+    assert public_alert(kept, "Loc 1") == public_alert(full, "Loc 1")
+    assert "contact" not in kept and "customer_ref" not in kept
+    assert len(kept) < len(full)
