@@ -348,6 +348,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="run the workers from this source tree (another checkout, e.g. the previous "
         "release), measured by this bench",
     )
+    p.add_argument("--env", action="append", default=[], metavar="K=V",
+                   help="a setting for the workers, e.g. PRONTO_EVENT_LOOP=asyncio")  # fmt: skip
     return p.parse_args(argv)
 
 
@@ -361,6 +363,10 @@ def main(argv: list[str]) -> int:
         result_code = {"worker_code": args.worker_code}
     else:
         result_code = {}
+    if args.env:
+        worker_env = dict(kv.split("=", 1) for kv in args.env)
+        os.environ["PRONTO_BENCH_WORKER_ENV"] = json.dumps(worker_env)
+        result_code["worker_env"] = worker_env
     tmp = tempfile.mkdtemp(prefix="pronto-bench-")
     try:
         result = run(QUICK if args.quick else FULL, Path(tmp), broker, args.twilio_latency_ms)

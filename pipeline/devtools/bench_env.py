@@ -84,6 +84,8 @@ def bench_env(broker: str, home: Path, config: Path, prefix: str, **extra: str) 
         "PRONTO_PAGES_PER_SUPERVISOR_PER_MIN": "100000000",
         "PRONTO_ACK_TIMEOUT_S": "86400",  # no escalation traffic during the loads
     })  # fmt: skip
+    # Settings for every worker of this run (`pronto bench --env K=V`), then the caller's own.
+    env.update(json.loads(os.environ.get("PRONTO_BENCH_WORKER_ENV") or "{}"))
     env.update(extra)
     return env
 
