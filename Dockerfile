@@ -15,7 +15,11 @@ RUN pip install . \
     && chown pronto /data
 
 # The package is installed into site-packages, so point it at the venues file and deploy/ here.
+# glibc's allocator as `pronto worker` sets it for its processes (see pipeline/worker.py), also
+# for the stages run apart (`--stages`, the Compose `stages` profile).
 ENV PRONTO_HOME=/data \
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=1048576 \
     PRONTO_WEB_HOST=0.0.0.0 \
     PRONTO_WEB_PORT=6066 \
     PRONTO_DEPLOY_DIR=/app/deploy \

@@ -44,6 +44,14 @@ def test_the_stage_processes_get_few_malloc_arenas_unless_told(
     assert {c.env["MALLOC_ARENA_MAX"] for c in children} == {expected}
 
 
+def test_the_stage_processes_get_a_fixed_mmap_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.worker import child_processes
+
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    children = child_processes(Settings(broker="kafka://b:1"))
+    assert {c.env["MALLOC_MMAP_THRESHOLD_"] for c in children} == {str(1 << 20)}
+
+
 def test_only_the_score_process_lowers_its_priority_and_only_once_ready() -> None:
     from pipeline.worker import child_processes
 
