@@ -3,9 +3,10 @@ and the alert index (web, alert). The score stage needs neither."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pipeline.early_start import at_first_assignment
 
 if TYPE_CHECKING:
     from pipeline.app import Pronto
@@ -30,33 +31,7 @@ def caught_up(ctx: Pronto) -> bool:
 
 
 def register(ctx: Pronto) -> None:
-    """Start this process's mirrors once: at its first partition assignment, so that they load
-    while Faust recovers the tables (Faust starts an app's tasks only once its first table
-    recovery is done: the alert process then waited for both in turn, about a second more at
-    a restart), or as a task in a process that is assigned nothing (web)."""
-    app = ctx.app
-    started = {"done": False}
-
-    def start() -> None:
-        if not started["done"]:
-            started["done"] = True
-            for mirror in wanted(ctx):
-                app.add_future(_run(mirror))
-
-    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
-    async def start_with_the_assignment(sender: Any, *args: Any, **kwargs: Any) -> None:
-        start()
-
-    @app.task
-    async def start_mirrors() -> None:
-        start()
-
-
-async def _run(mirror: TopicMirror) -> None:
-    try:
-        await mirror.run()
-    except asyncio.CancelledError:
-        raise
-    except Exception:  # a mirror that dies would leave readiness false for good: say why
-        logger.exception("mirror %s stopped", mirror.topic)
-        raise
+    """Start this process's mirrors once, so that they load while Faust recovers the tables
+    (`early_start.py`; after the recovery, the alert process waited for both in turn, about
+    a second more at a restart), or as a task in a process that is assigned nothing (web)."""
+    at_first_assignment(ctx.app, lambda: [m.run() for m in wanted(ctx)], without_partitions=True)

@@ -1,8 +1,8 @@
 """A stage process's CPU priority, lowered once the process is ready.
 
 The score process runs at a lower priority (`PRONTO_NICE_WHEN_READY`, which `pronto worker`
-sets to 10 for it: ten steps below the others), so that on a busy host the kernel serves ingest and the page path first.
-At a restart, though, it must be ready within seconds like the others. At nice 10 from the
+sets to 10 for it: ten steps below the others), so that on a busy host the kernel serves
+ingest and the page path first. At a restart, though, it must be ready within seconds like the others. At nice 10 from the
 start it was the last one ready, behind the web process's language models and the alert
 process's replay. So it starts at the normal priority and lowers it once ready.
 

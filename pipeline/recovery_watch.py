@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pipeline.early_start import at_first_assignment
+
 if TYPE_CHECKING:
     from pipeline.app import Pronto
 
@@ -85,14 +87,8 @@ def register(ctx: Pronto) -> None:
     stall_s = ctx.settings.recovery_stall_s
     if stall_s <= 0:
         return
-    app = ctx.app
-    started = {"done": False}
-
-    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
-    async def start_watch(sender: Any, *args: Any, **kwargs: Any) -> None:
-        if not started["done"]:
-            started["done"] = True
-            app.add_future(watch_forever(app.tables.recovery, StallWatch(stall_s)))  # type: ignore[attr-defined]
+    app: Any = ctx.app
+    at_first_assignment(app, lambda: [watch_forever(app.tables.recovery, StallWatch(stall_s))])
 
 
 async def watch_forever(recovery: Any, watch: StallWatch) -> None:
