@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,9 +141,12 @@ class WorkerProc:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.env['PRONTO_WEB_PORT']}"
 
-    def start(self, timeout_s: float = 120.0, poll_s: float = 0.05) -> WorkerProc:
+    def start(self, timeout_s: float = 120.0, poll_s: float = 0.05,
+              on_poll: Callable[[], object] | None = None) -> WorkerProc:  # fmt: skip
         """Spawn and wait for /readyz, recording every change of its reason (and of each
-        process's own, each polled by a thread: a process busy replaying answers slowly)."""
+        process's own, each polled by a thread: a process busy replaying answers slowly).
+        `on_poll` runs at each poll: one stage can be at work before the whole worker is
+        ready."""
         out = open(self.log, "ab")  # noqa: SIM115 - handed to the child
         self.spawned = time.monotonic()
         # `python -m` puts the working directory first on sys.path: another checkout's
@@ -172,6 +176,8 @@ class WorkerProc:
                     self.readiness.append((time.monotonic(), reason))
                 if reason == "ready":
                     return self
+                if on_poll is not None:
+                    on_poll()
                 time.sleep(poll_s)
         finally:
             stop.set()

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 LEAK_HORIZON = 1_000_000
 WARM_UP_SHARE = 0.6  # the leak fit starts past this share of the saturation run's records
 SCRAPE_EVERY_S = 5.0  # the worker refreshes its lag gauge every 5 s
+EARLY_SAMPLE_S = 0.25  # how often the drain is sampled while the worker starts
 
 
 @dataclass
@@ -88,11 +89,19 @@ def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, wind
              profile_s: float, work: Path) -> Saturation:  # fmt: skip
     """Start `w` on a backlog of `backlog` records and measure it for at most `window_s`."""
     sat = Saturation()
-    w.start()
-    sat.result["cold_start_s"] = round(w.readiness[-1][0] - w.spawned, 2)
-    sat.result["cold_recovery_s"] = round(w.recovery_s(), 2)
     scored_topic = f"{prefix}feedback.scored"
     offsets = env_.Offsets(bootstrap)
+    # The score process works as soon as it is ready, before the worker is: a quick run's
+    # backlog can be scored by then, so the drain is sampled from the spawn.
+    early: list[tuple[float, int]] = []  # (monotonic, processed)
+
+    def sample_early() -> None:
+        if not early or time.monotonic() - early[-1][0] >= EARLY_SAMPLE_S:
+            early.append((time.monotonic(), offsets.end(scored_topic)))
+
+    w.start(on_poll=sample_early)
+    sat.result["cold_start_s"] = round(w.readiness[-1][0] - w.spawned, 2)
+    sat.result["cold_recovery_s"] = round(w.recovery_s(), 2)
     samples: list[tuple[float, int, float]] = []  # (monotonic, processed, rss MB)
     by_process: list[dict[str, float]] = []  # each sample's RSS MB per process
     through: list[tuple[float, float]] = []  # (monotonic, records past the alert rules)
@@ -130,13 +139,10 @@ def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, wind
             sat.result["score_cpu_ms_per_record"] = round(cpu_ms / took, 3) if took > 0 else None
     finally:
         offsets.close()
-    # From the last sample before the first scored record: a quick run's whole backlog can
-    # be scored between two samples (records go out in Kafka batches), and a span starting at
-    # the first scored sample would then measure nothing.
     busy = [s for s in samples if s[1] > 0] or samples
     started = next((i for i, s in enumerate(samples) if s[1] > 0), 0)
     first, last = samples[max(started - 1, 0)], samples[-1]
-    sat.result["score_rate"] = round(st.rate(last[1] - first[1], last[0] - first[0]), 1)
+    sat.result["score_rate"] = round(st.drain_rate(early + [s[:2] for s in samples]), 1)
     moving = [p for p in through if p[1] > 0]
     # The alert rules are the end of the pipeline: its rate is how fast they consume.
     # (The lag gauge is a few seconds old: a stage that barely moves can read slightly negative.)

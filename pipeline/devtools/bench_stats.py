@@ -86,6 +86,29 @@ def rate(count: float, seconds: float) -> float:
     return float(count) / seconds if seconds > 0 else 0.0
 
 
+def drain_rate(samples: Sequence[tuple[float, int]]) -> float:
+    """Records a second over `samples` of (time, records done so far): from the last sample
+    before the first record was done to the first sample that shows them all done. A quick
+    run's whole backlog can be done between two samples (records go out in Kafka batches):
+    a span starting at the first busy sample would then measure nothing, and one ending at
+    the last sample would count the idle time after the drain. 0 when nothing was done.
+
+    >>> drain_rate([(0.0, 0), (1.0, 0), (2.0, 300), (3.0, 600)])
+    300.0
+    >>> drain_rate([(0.0, 0), (0.5, 3000), (9.0, 3000)])  # all done between two samples
+    6000.0
+    >>> drain_rate([(0.0, 0), (5.0, 0)]), drain_rate([])
+    (0.0, 0.0)
+    """
+    started = next((i for i, s in enumerate(samples) if s[1] > 0), None)
+    if started is None:
+        return 0.0
+    total = samples[-1][1]
+    first = samples[max(started - 1, 0)]
+    last = next(s for s in samples if s[1] >= total)
+    return rate(last[1] - first[1], last[0] - first[0])
+
+
 def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
     """The least-squares slope of `ys` over `xs` (0 with fewer than two distinct xs).
 

@@ -10,7 +10,13 @@ from pipeline.devtools import bench_latency as lat
 from pipeline.devtools import bench_load as load
 from pipeline.devtools.bench_complaints import ComplaintRun, figures, posts
 from pipeline.devtools.bench_report import markdown, targets
-from pipeline.devtools.bench_stats import PAGE_QS, complaints_summary, percentile, summarize_ms
+from pipeline.devtools.bench_stats import (
+    PAGE_QS,
+    complaints_summary,
+    drain_rate,
+    percentile,
+    summarize_ms,
+)
 
 API = "/2010-04-01/Accounts/AC1/Messages.json"
 
@@ -110,3 +116,12 @@ def test_targets_and_the_table_carry_the_page_figures() -> None:
     assert "| steady 1000/s | 10 | 9/9 |" in md
     assert "| behind 30,000 records (drained at 900.0/s) | 20 | 20/20 |" in md
     assert "| burst of 20 at once | 20 | 19/20 |" in md
+
+
+def test_the_drain_rate_spans_from_the_first_record_to_the_last() -> None:
+    # A quick run's backlog scored before the worker was ready: the early samples hold it.
+    before_ready = [(0.0, 0), (0.25, 0), (0.5, 1_000), (0.75, 3_000)]
+    after_ready = [(1.0, 3_000), (6.0, 3_000)]
+    assert drain_rate(before_ready + after_ready) == pytest.approx(3_000 / 0.5)
+    assert drain_rate(after_ready) == 0.0  # nothing seen moving: no rate, rather than a guess
+    assert drain_rate([(0.0, 0), (2.0, 0)]) == 0.0
