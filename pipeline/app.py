@@ -20,9 +20,10 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from pipeline import faust_fixes
+from pipeline.alert_index import folds_for
 from pipeline.config import Venues, load_venues
 from pipeline.metrics import Metrics
-from pipeline.mirror import TopicMirror, apply_alert_event, apply_alert_owner, apply_optout
+from pipeline.mirror import TopicMirror, apply_optout
 from pipeline.privacy import Privacy
 from pipeline.scoring.windows import WindowSpec, parse_windows
 from pipeline.settings import STAGES, Settings
@@ -213,7 +214,7 @@ def build(
         alert_index=TopicMirror(
             s.topic("alerts.events"),
             s.bootstrap_servers,
-            apply_alert_event if "web" in stages else apply_alert_owner,  # the desk: owners only
+            folds_for(stages),  # the web stage's view, the alert desk's owners
             since_s=7 * 86400,
         ),
         windows=parse_windows(s.windows),

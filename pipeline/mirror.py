@@ -19,8 +19,6 @@ from typing import Any
 
 import orjson
 
-from pipeline.web.console_page import kept_alert
-
 logger = logging.getLogger(__name__)
 
 EXPIRE_EVERY_S = 60.0
@@ -57,6 +55,10 @@ class ExpiringState(dict[str, Any]):
     def __delitem__(self, key: str) -> None:
         super().__delitem__(key)
         self._written.pop(key, None)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self._written.pop(key, None)
+        return super().pop(key, *default)
 
     def expire(self, now: float) -> int:
         """Forget the keys last written before `now - horizon_s`; returns how many. Writes
@@ -170,44 +172,3 @@ def apply_optout(state: dict[str, Any], key: str, doc: dict[str, Any]) -> None:
     ref = doc.get("customer_ref") or key
     if ref:
         state[ref] = bool(doc.get("opted_out"))
-
-
-def apply_alert_owner(state: dict[str, Any], key: str, doc: dict[str, Any]) -> None:
-    """Each alert reference -> the feedback id it was opened for (None for a trend or drift
-    alert): all that the alert desk reads from the index, to keep a new alert off a reference
-    another worker gave out. The alert process keeps only this, a hundred bytes per alert
-    instead of the whole alert (about 2 KB resident): the index holds a week of alerts.
-
-    >>> state = {}
-    >>> apply_alert_owner(state, "", {"alert": {"ref": "4821", "feedback_ids": ["f1", "f2"]}})
-    >>> state
-    {'owner:4821': 'f1'}
-    """
-    alert = doc.get("alert")
-    if isinstance(alert, dict) and alert.get("ref"):
-        state[f"owner:{alert['ref']}"] = (alert.get("feedback_ids") or [None])[0]
-
-
-def apply_alert_event(state: dict[str, Any], key: str, doc: dict[str, Any]) -> None:
-    """Index the newest state of each alert by its reference and by its feedback references,
-    and each supervisor's newest page, for STATUS and for replies without a reference (the
-    web process: the console, SMS replies), and its owner (`apply_alert_owner`)."""
-    alert = doc.get("alert")
-    if not isinstance(alert, dict) or not alert.get("ref"):
-        return
-    apply_alert_owner(state, key, doc)
-    summary = {
-        "ref": alert["ref"],
-        "state": alert.get("state", ""),
-        "location_id": alert.get("location_id", ""),
-        "acked_by": alert.get("acked_by", ""),
-        "lang": alert.get("lang", ""),
-    }
-    state[f"ref:{alert['ref']}"] = summary
-    state[f"alert:{alert['ref']}"] = kept_alert(alert)
-    fref = doc.get("feedback_ref")
-    if fref:
-        state[f"fref:{fref}"] = alert["ref"]
-    recipient = doc.get("recipient_ref")
-    if doc.get("event") in ("paged", "escalated") and recipient:
-        state[f"sup:{recipient}"] = summary

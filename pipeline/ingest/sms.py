@@ -16,6 +16,7 @@ from xml.sax.saxutils import escape as xml_escape
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from pipeline.alert_index import alert_ref, last_paged, summary_of
 from pipeline.alerts import messages
 from pipeline.alerts.replies import parse_supervisor_reply
 from pipeline.ingest import answers
@@ -145,9 +146,8 @@ class SmsWebhook:
         elif kw.kind == KeywordKind.OPT_IN:
             await self.ingest.set_optout(cref, False)
         elif kw.kind == KeywordKind.STATUS:
-            ref = kw.ref.upper()
-            ref = self.ingest.alerts.state.get(f"fref:{ref}", ref)
-            summary = self.ingest.alerts.state.get(f"ref:{ref}")
+            index = self.ingest.alerts.state
+            summary = summary_of(index, alert_ref(index, kw.ref.upper()))
             return twiml(answers.status_reply(kw.ref.upper(), summary, lang))
         return twiml(keyword_reply(kw, lang, venue))
 
@@ -158,11 +158,10 @@ class SmsWebhook:
             return twiml(answers.supervisor_help(supervisor.lang))
         ref = reply.ref
         if not ref:
-            latest = self.ingest.alerts.state.get(f"sup:{supervisor.name}@{loc.id}")
-            ref = latest["ref"] if latest else ""
+            ref = last_paged(self.ingest.alerts.state, f"{supervisor.name}@{loc.id}")
         if not ref:
             return twiml(answers.supervisor_help(supervisor.lang))
-        summary = self.ingest.alerts.state.get(f"ref:{ref}")
+        summary = summary_of(self.ingest.alerts.state, ref)
         location_id = summary["location_id"] if summary else loc.id
         await self.ingest.command(location_id, {
             "type": str(reply.action), "ref": ref, "by": supervisor.name, "channel": "sms",
@@ -176,7 +175,7 @@ class SmsWebhook:
         status = params.get("MessageStatus", "")
         page_id = request.query.get("page", "")
         ref = page_id[1:].split("-")[0] if page_id.startswith("P") else ""
-        summary = self.ingest.alerts.state.get(f"ref:{ref}") if ref else None
+        summary = summary_of(self.ingest.alerts.state, ref) if ref else None
         if status in ("failed", "undelivered") and summary:
             await self.ingest.command(summary["location_id"], {
                 "type": "delivery_failed", "page_id": page_id, "ref": ref, "status": status,

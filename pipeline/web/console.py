@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from pipeline import alert_index
 from pipeline.alerts.theme_words import choices
 from pipeline.ingest.publish import KafkaUnavailable
 from pipeline.web import console_page
@@ -95,10 +96,9 @@ class Console:
         names, now = self.names(who), self.clock()
         found = [
             console_page.public_alert(a, names[a["location_id"]])
-            for key, a in list(self.ingest.alerts.state.items())
-            if key.startswith("alert:") and isinstance(a, dict)
-            and a.get("location_id") in names and (everything or console_page.is_listed(a, now))
-        ]  # fmt: skip
+            for a in alert_index.alerts(self.ingest.alerts.state, everything)
+            if a.get("location_id") in names and (everything or console_page.is_listed(a, now))
+        ]
         return sorted(found, key=sort_key)
 
     async def page(self, request: web.Request) -> web.StreamResponse:
@@ -124,8 +124,8 @@ class Console:
     async def action(self, request: web.Request) -> web.StreamResponse:
         who: Session = request["who"]
         ref, verb = request.match_info["ref"], request.match_info["verb"]
-        alert = self.ingest.alerts.state.get(f"alert:{ref}")
-        if not isinstance(alert, dict) or alert.get("location_id") not in who.locations:
+        alert = alert_index.alert_of(self.ingest.alerts.state, ref)
+        if alert is None or alert.get("location_id") not in who.locations:
             return self._reply(request, 404, {"error": "unknown alert reference"})
         doc = {"type": VERBS[verb], "ref": ref, "by": who.name, "channel": "console"}
         try:
@@ -142,8 +142,8 @@ class Console:
         `{"themes": [...]}`; only themes the alert's venue knows are sent on."""
         who: Session = request["who"]
         ref = request.match_info["ref"]
-        alert = self.ingest.alerts.state.get(f"alert:{ref}")
-        if not isinstance(alert, dict) or alert.get("location_id") not in who.locations:
+        alert = alert_index.alert_of(self.ingest.alerts.state, ref)
+        if alert is None or alert.get("location_id") not in who.locations:
             return self._reply(request, 404, {"error": "unknown alert reference"})
         if request.content_type == "application/json":
             try:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from pipeline.alert_index import apply_alert_owner, folds_for
 from pipeline.alerts.stage import TableBook
-from pipeline.mirror import apply_alert_event, apply_alert_owner
 
 EVENTS = [
     {"event": "paged", "alert": {"ref": "4821", "feedback_ids": ["f1", "f2"], "state": "paged"}},
@@ -24,7 +24,9 @@ def book_from(apply: Any) -> TableBook:
     return TableBook(alerts={}, index={}, known_refs=index)
 
 
-@pytest.mark.parametrize("apply", [apply_alert_owner, apply_alert_event])
+@pytest.mark.parametrize(
+    "apply", [apply_alert_owner, folds_for({"alert"}), folds_for({"web", "alert"})]
+)
 def test_a_reference_is_taken_only_by_another_feedback(apply: Any) -> None:
     book = book_from(apply)
     assert not book.ref_taken("4821", "f1")  # its own (a redelivery makes the same ref)

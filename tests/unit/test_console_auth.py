@@ -19,9 +19,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
+from pipeline.alert_index import apply_alert_event
 from pipeline.config import parse_venues
 from pipeline.ingest.publish import KafkaUnavailable
-from pipeline.mirror import TopicMirror, apply_alert_event
+from pipeline.mirror import TopicMirror
 from pipeline.web import console
 from pipeline.web.auth import COOKIE, SESSION_TTL_S
 

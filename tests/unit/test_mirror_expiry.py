@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-from pipeline.mirror import ExpiringState, TopicMirror, apply_alert_event, apply_optout
+from pipeline.alert_index import alert_of, alert_ref, apply_alert_event, last_paged, summary_of
+from pipeline.mirror import ExpiringState, TopicMirror, apply_optout
 
 WEEK = 7 * 86400
 
@@ -23,11 +24,12 @@ def test_the_alert_index_forgets_alerts_older_than_its_window() -> None:
     index.fold("loc-1", event("OLD1"), at=now - WEEK - 3600)
     index.fold("loc-1", event("NEW1", recipient="bob@loc-1"), at=now - 60)
     assert isinstance(index.state, ExpiringState)
-    assert index.state.expire(now) == 5  # OLD1's ref:, alert:, owner:, fref: and Ana's sup: keys
+    assert index.state.expire(now) == 3  # OLD1 itself, its feedback reference, Ana's last page
     assert not [k for k in index.state if "OLD1" in k or k == "sup:ana@loc-1"]
-    assert index.state["alert:NEW1"]["ref"] == "NEW1"
-    assert index.state["fref:fb-NEW1"] == "NEW1"
-    assert index.state["sup:bob@loc-1"]["ref"] == "NEW1"
+    assert alert_of(index.state, "OLD1") is None and last_paged(index.state, "ana@loc-1") == ""
+    assert alert_of(index.state, "NEW1")["ref"] == "NEW1"  # type: ignore[index]
+    assert alert_ref(index.state, "fb-NEW1") == "NEW1"
+    assert last_paged(index.state, "bob@loc-1") == "NEW1"
 
 
 def test_a_key_written_again_is_kept() -> None:
@@ -36,7 +38,13 @@ def test_a_key_written_again_is_kept() -> None:
     index.fold("loc-1", event("K7Q2"), at=now - WEEK - 10)
     index.fold("loc-1", event("K7Q2"), at=now - 5)  # a later event of the same alert
     index.state.expire(now)  # type: ignore[attr-defined]
-    assert index.state["ref:K7Q2"]["state"] == "paged"
+    assert summary_of(index.state, "K7Q2") == {
+        "ref": "K7Q2",
+        "state": "paged",
+        "location_id": "loc-1",
+        "acked_by": "",
+        "lang": "",
+    }
 
 
 def test_opt_outs_are_never_forgotten() -> None:
@@ -57,7 +65,8 @@ def test_the_web_index_keeps_what_the_console_shows_and_no_customer_data() -> No
                  lang="en", feedback_ref="R-1", themes=("food",)).to_dict()  # fmt: skip
     index = TopicMirror("alerts.events", "unused:9092", apply_alert_event, since_s=WEEK)
     index.fold("loc-1", {"event": "paged", "alert": full})
-    kept = index.state["alert:Q7K2"]
+    kept = alert_of(index.state, "Q7K2")
+    assert kept is not None
     assert public_alert(kept, "Loc 1") == public_alert(full, "Loc 1")
     assert "contact" not in kept and "customer_ref" not in kept
     assert len(kept) < len(full)
