@@ -270,6 +270,10 @@ class TwilioStandin:
         self.stop()
         raise RuntimeError(f"the Twilio stand-in did not answer in {timeout_s:.0f} s")
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
     def _get(self, path: str) -> Any:
         with urllib.request.urlopen(self.base_url + path, timeout=30) as r:
             return json.load(r)
