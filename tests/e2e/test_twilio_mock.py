@@ -51,7 +51,7 @@ async def test_sms_page_reaches_the_api_once(twilio_mock: TwilioMock) -> None:
     page = Page("A-4821", "+34600000001", "Mesa 7 no está contenta. Responde OK A-4821", "page")
     t0 = time.monotonic()
     result = await sender.send(page)
-    sender.close()
+    await sender.aclose()
 
     assert result.ok, result.error
     assert result.sid.startswith("SM")
@@ -71,7 +71,7 @@ async def test_sms_page_reaches_the_api_once(twilio_mock: TwilioMock) -> None:
 async def test_whatsapp_page_goes_from_the_whatsapp_number(twilio_mock: TwilioMock) -> None:
     sender = _sender(twilio_mock)
     result = await sender.send(Page("A-7", "whatsapp:+34600000002", "Hola", "customer"))
-    sender.close()
+    await sender.aclose()
 
     assert result.ok, result.error
     (call,) = twilio_mock.recorded()
@@ -85,7 +85,7 @@ async def test_already_sent_asks_the_message_log(twilio_mock: TwilioMock) -> Non
     since = time.time() - 60
     # Prism answers with the spec's example message, which carries no page id of ours.
     found = await sender.already_sent(Page("A-4821", "+34600000001", "x", "page"), since)
-    sender.close()
+    await sender.aclose()
 
     assert found is False
     (call,) = twilio_mock.recorded()
@@ -99,7 +99,7 @@ async def test_rejected_request_is_a_failed_result(twilio_mock: TwilioMock) -> N
     # An account SID of the wrong shape breaks the path's pattern in Twilio's contract.
     sender = TwilioSender("AC123", FAKE_AUTH_TOKEN, FAKE_FROM, api_base=twilio_mock.base_url)
     result = await sender.send(Page("A-1", "+34600000001", "hi", "page"))
-    sender.close()
+    await sender.aclose()
 
     assert not result.ok
     assert result.error.startswith("422")

@@ -10,6 +10,7 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
@@ -18,6 +19,7 @@ from pipeline.alerts.senders import (
     Page,
     PageSender,
     RecordingSender,
+    SenderError,
     TwilioSender,
     body_with_marker,
     mask_phone,
@@ -117,30 +119,31 @@ async def test_recording_sender_fail_always_sends_nothing() -> None:
 
 
 class _FakeMessages:
+    """The library's message list, as the sender calls it: its `*_async` calls only."""
+
     def __init__(self, bodies: list[str | None]) -> None:
         self.bodies = bodies
         self.asked: dict[str, Any] = {}
 
-    def page(self, **kw: Any) -> list[SimpleNamespace]:
+    async def page_async(self, **kw: Any) -> list[SimpleNamespace]:
         self.asked = kw
         return [SimpleNamespace(body=b) for b in self.bodies]
 
-    def create(self, **kw: Any) -> SimpleNamespace:
+    async def create_async(self, **kw: Any) -> SimpleNamespace:
         self.asked = {**kw, "thread": threading.current_thread().name}
         return SimpleNamespace(sid="SM" + "0" * 32)
 
 
-async def test_twilio_send_runs_off_the_event_loop() -> None:
+async def test_twilio_send_calls_the_library_on_the_event_loop() -> None:
     sender = TwilioSender(ACCOUNT_SID, AUTH_TOKEN, "+34910000042", api_base="http://127.0.0.1:9")
     messages = _FakeMessages([])
     sender._client = SimpleNamespace(messages=messages)  # type: ignore[assignment]
     try:
         result = await sender.send(_page())
     finally:
-        sender.close()
+        await sender.aclose()
     assert result.ok and result.sid == "SM" + "0" * 32
-    assert messages.asked["thread"].startswith("twilio")
-    assert messages.asked["thread"] != threading.current_thread().name
+    assert messages.asked["thread"] == threading.current_thread().name  # no thread hand-off
     assert (messages.asked["to"], messages.asked["from_"]) == (PHONE, "+34910000042")
 
 
@@ -157,7 +160,7 @@ async def test_twilio_already_sent_looks_for_the_page_id(
     try:
         assert await sender.already_sent(_page(), 1_700_000_000.0) is found
     finally:
-        sender.close()
+        await sender.aclose()
     assert messages.asked["to"] == PHONE
     assert messages.asked["date_sent_after"].timestamp() == 1_700_000_000.0
 
@@ -167,9 +170,30 @@ async def test_twilio_sender_reports_an_unreachable_api() -> None:
     sender = TwilioSender(ACCOUNT_SID, AUTH_TOKEN, "+34910000042", api_base="http://127.0.0.1:9")
     try:
         result = await sender.send(_page())
+        with pytest.raises(SenderError):
+            await sender.already_sent(_page(), 0.0)
     finally:
-        sender.close()
-    assert not result.ok and result.error and result.sid == ""
+        await sender.aclose()
+    assert not result.ok and result.error and result.sid == "" and result.status == 0
+
+
+async def test_twilio_sender_gives_up_on_an_api_that_does_not_answer() -> None:
+    # A listener that never answers: the call ends at the sender's timeout, as a result.
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(30)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sender = TwilioSender(ACCOUNT_SID, AUTH_TOKEN, "+34910000042",
+                          api_base=f"http://127.0.0.1:{port}", timeout_s=0.3)  # fmt: skip
+    t0 = time.monotonic()
+    try:
+        result = await sender.send(_page())
+    finally:
+        await sender.aclose()
+        server.close()
+    assert (result.ok, result.status) == (False, 0) and "Timeout" in result.error, result
+    assert time.monotonic() - t0 < 5
 
 
 class _RefusingMessages(_FakeMessages):
@@ -177,7 +201,7 @@ class _RefusingMessages(_FakeMessages):
         super().__init__([])
         self.error = error
 
-    def create(self, **kw: Any) -> SimpleNamespace:
+    async def create_async(self, **kw: Any) -> SimpleNamespace:
         raise self.error
 
 
@@ -188,6 +212,7 @@ class _RefusingMessages(_FakeMessages):
         (TwilioRestException(503, "https://api.twilio.com/x", "Service Unavailable"), 503),
         (TwilioRestException(400, "https://api.twilio.com/x", "Invalid 'To'", 21211), 400),
         (ConnectionResetError("reset by peer"), 0),
+        (aiohttp.ServerDisconnectedError("gone"), 0),
     ],
 )
 async def test_twilio_failure_carries_the_http_status_for_the_retry_policy(
@@ -198,23 +223,19 @@ async def test_twilio_failure_carries_the_http_status_for_the_retry_policy(
     try:
         result = await sender.send(_page())
     finally:
-        sender.close()
+        await sender.aclose()
     assert (result.ok, result.status) == (False, status)
-    assert result.error.startswith(str(status)) if status else "reset by peer" in result.error
+    assert result.error.startswith(str(status)) if status else str(error) in result.error
 
 
-def test_twilio_sender_has_a_thread_and_a_connection_for_every_send_in_flight() -> None:
+async def test_twilio_sender_keeps_a_connection_for_every_send_in_flight() -> None:
     sender = TwilioSender(ACCOUNT_SID, AUTH_TOKEN, "+34910000042", concurrency=24)
     try:
-        assert sender.max_workers >= 24
-        session = sender._client.http_client.session  # type: ignore[attr-defined]
-        for url in ("https://api.twilio.com/2010-04-01", "http://127.0.0.1:4010/2010-04-01"):
-            assert session.get_adapter(url)._pool_maxsize >= 24
+        assert sender.http._session().connector.limit >= 24  # type: ignore[union-attr]
     finally:
-        sender.close()
+        await sender.aclose()
     default = TwilioSender(ACCOUNT_SID, AUTH_TOKEN, "+34910000042")
-    default.close()
-    assert default.max_workers >= 16  # the default `PRONTO_SEND_CONCURRENCY`
+    assert default.connections >= 16  # the default `PRONTO_SEND_CONCURRENCY`
 
 
 async def test_recording_sender_plays_a_script_of_statuses() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from pipeline.alerts.senders import Page, TwilioSender
-from pipeline.alerts.twilio_http import RebasedTwilioHttpClient
+from pipeline.alerts.twilio_http import RebasedAsyncTwilioHttpClient
 from pipeline.devtools.bench_latency import page_id_of
 from pipeline.devtools.twilio_standin import TwilioStandin
 
@@ -30,7 +29,7 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwilioStandin]
 
 
 def client(base: str, token: str = AUTH_TOKEN) -> Client:
-    return Client(ACCOUNT_SID, token, http_client=RebasedTwilioHttpClient(base))
+    return Client(ACCOUNT_SID, token, http_client=RebasedAsyncTwilioHttpClient(base))
 
 
 def test_the_workers_sender_pages_and_finds_its_page_in_the_log(standin: TwilioStandin) -> None:
@@ -38,17 +37,21 @@ def test_the_workers_sender_pages_and_finds_its_page_in_the_log(standin: TwilioS
                           "https://pronto.test/sms/status")  # fmt: skip
     page = Page("PSTAND1-p0", "+34710000000", "Table 7 unhappy. Reply OK STAND1", "page")
     since = time.time() - 60
-    t0 = time.monotonic()
-    try:
-        result = asyncio.run(sender.send(page))
-        took = time.monotonic() - t0
-        assert result.ok and result.sid.startswith("SM") and len(result.sid) == 34, result
-        assert took >= LATENCY_MS / 1000  # the round trip is Twilio's, not an instant mock's
-        assert asyncio.run(sender.already_sent(page, since))
-        other = Page("PSTAND2-p0", "+34710000000", "Reply OK STAND2", "page")
-        assert not asyncio.run(sender.already_sent(other, since))
-    finally:
-        sender.close()
+
+    async def scenario() -> None:
+        t0 = time.monotonic()
+        try:
+            result = await sender.send(page)
+            took = time.monotonic() - t0
+            assert result.ok and result.sid.startswith("SM") and len(result.sid) == 34, result
+            assert took >= LATENCY_MS / 1000  # the round trip is Twilio's, not an instant mock's
+            assert await sender.already_sent(page, since)
+            other = Page("PSTAND2-p0", "+34710000000", "Reply OK STAND2", "page")
+            assert not await sender.already_sent(other, since)
+        finally:
+            await sender.aclose()
+
+    asyncio.run(scenario())
     call = next(c for c in standin.recorded() if c["method"] == "POST")
     assert page_id_of(call) == "PSTAND1-p0"
     assert call["form"]["To"] == "+34710000000" and call["wall"] <= time.time()
@@ -59,13 +62,19 @@ def test_calls_wait_side_by_side_not_in_line(standin: TwilioStandin) -> None:
     api = client(standin.base_url)
     since = time.time()
 
-    def one(i: int) -> str:
-        msg = api.messages.create(to=f"+3471000{i:04d}", from_="+34910000099", body=f"n{i}")
+    async def one(i: int) -> str:
+        msg = await api.messages.create_async(to=f"+3471000{i:04d}", from_="+34910000099",
+                                              body=f"n{i}")  # fmt: skip
         return str(msg.sid)
 
+    async def all_at_once() -> list[str]:
+        try:
+            return list(await asyncio.gather(*(one(i) for i in range(16))))
+        finally:
+            await api.http_client.close()
+
     t0 = time.monotonic()
-    with ThreadPoolExecutor(16) as pool:
-        sids = list(pool.map(one, range(16)))
+    sids = asyncio.run(all_at_once())
     took = time.monotonic() - t0
     assert len(set(sids)) == 16
     assert took < 4 * LATENCY_MS / 1000, took  # 16 in a row would take 16 x the latency
@@ -73,13 +82,16 @@ def test_calls_wait_side_by_side_not_in_line(standin: TwilioStandin) -> None:
     assert len(standin.recorded(since)) == 16
 
 
-def test_twilios_errors_for_bad_calls(standin: TwilioStandin) -> None:
-    with pytest.raises(TwilioRestException) as bad_auth:
-        client(standin.base_url, token="").messages.create(to="+1", from_="+2", body="x")
-    assert bad_auth.value.status == 401
-    with pytest.raises(TwilioRestException) as no_to:
-        client(standin.base_url).messages.create(to="", from_="+2", body="x")
-    assert (no_to.value.status, no_to.value.code) == (400, 21604)
+async def test_twilios_errors_for_bad_calls(standin: TwilioStandin) -> None:
+    for token, to, status, code in (("", "+1", 401, None), (AUTH_TOKEN, "", 400, 21604)):
+        api = client(standin.base_url, token=token)
+        try:
+            with pytest.raises(TwilioRestException) as refused:
+                await api.messages.create_async(to=to, from_="+2", body="x")
+        finally:
+            await api.http_client.close()
+        assert refused.value.status == status
+        assert code is None or refused.value.code == code
 
 
 def test_it_stops_twice_without_error(tmp_path: Path) -> None:
