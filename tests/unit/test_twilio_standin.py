@@ -102,3 +102,13 @@ def test_it_stops_twice_without_error(tmp_path: Path) -> None:
     s.stop()
     with pytest.raises(OSError):
         s.stats()
+
+
+def test_send_cost_measures_the_workers_sender(standin: TwilioStandin) -> None:
+    from pipeline.devtools.send_cost import WARM_UP, measure
+
+    since = time.time()
+    got = asyncio.run(measure(standin.base_url, sends=20, in_flight=10))
+    assert got["sends"] == 20 and got["cpu_ms_per_send"] > 0, got
+    assert got["wall_s"] >= 2 * LATENCY_MS / 1000  # 20 sends, 10 at a time, each a round trip
+    assert len([c for c in standin.recorded(since) if c["method"] == "POST"]) == 20 + WARM_UP
