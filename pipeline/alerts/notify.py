@@ -249,6 +249,4 @@ def register(ctx: Pronto) -> None:
         finally:
             if running.get("queue") is queue:
                 del running["queue"]
-            aclose = getattr(ctx.sender, "aclose", None)  # Twilio's HTTP session, if any
-            if aclose is not None:
-                await aclose()
+            await ctx.sender.aclose()  # Twilio's HTTP session: the next start reopens it

@@ -72,6 +72,10 @@ class PageSender(Protocol):
         """Whether `page` was sent at or after `since` (epoch seconds): the restart check."""
         ...
 
+    async def aclose(self) -> None:
+        """Release what the sender holds open (an HTTP session); the next send reopens it."""
+        ...
+
 
 def body_with_marker(page: Page) -> str:
     """The text to send: the body, plus the page id unless the body already holds it.
@@ -188,6 +192,9 @@ class ConsoleSender:
         """Whether this process printed the page at or after `since`."""
         return any(p.page_id == page.page_id and at >= since for at, p in self.sent)
 
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
 
 @dataclass
 class RecordingSender:
@@ -248,3 +255,6 @@ class RecordingSender:
     async def already_sent(self, page: Page, since: float) -> bool:
         """Whether `page` was sent successfully at or after `since`."""
         return any(p.page_id == page.page_id and at >= since for at, p in self.sent)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""

@@ -175,8 +175,11 @@ class SmsWebhook:
         status = params.get("MessageStatus", "")
         page_id = request.query.get("page", "")
         ref = page_id[1:].split("-")[0] if page_id.startswith("P") else ""
-        summary = summary_of(self.ingest.alerts.state, ref) if ref else None
-        if status in ("failed", "undelivered") and summary:
+        # Only a failed page is acted on: the other reports (queued, sent, delivered, one
+        # each per page) need no decode of the alert.
+        failed = status in ("failed", "undelivered")
+        summary = summary_of(self.ingest.alerts.state, ref) if ref and failed else None
+        if summary:
             await self.ingest.command(summary["location_id"], {
                 "type": "delivery_failed", "page_id": page_id, "ref": ref, "status": status,
                 "error": params.get("ErrorCode", ""),
