@@ -1,13 +1,29 @@
 """The language of a customer's message, as an ISO 639-1 code.
 
 lingua (offline: its models ship in the wheel) decides among the few languages our customers
-write in. The detector is built once, on first use, with its models preloaded, so the first
-call pays one to four seconds (and about 200 MiB of models) and every later call about 0.1
-ms; `warm_up()` lets a worker pay that at start-up instead of on a customer's message.
+write in, in its low-accuracy mode: trigram models only, about 15 MB for seven languages
+instead of 143 MB for four in high-accuracy mode. Short domain text is where that mode is weak
+("Regular.", "fatal", "great food :)"), and there our own words decide: the vocabulary of the
+packaged seed corpus (`pipeline/seed_corpus.py`, 5,913 lines in Spanish and English), each word
+seen in at least two lines of one language and never in the other, counts as evidence for that
+language, beside SMS shorthand that lingua has never seen ("xq", "tb", "thx").
 
-SMS shorthand that lingua has never seen ("xq", "tb", "thx") is a strong hint, so it is added
-to lingua's confidence. Text with too few letters (digits, emoji, "ok") or with no clear winner
+The detector is built once, on first use, with its models preloaded (about a second); every
+later call takes about 0.1 ms. `warm_up()` lets a worker pay that at start-up instead of on a
+customer's message. Text with too few letters (digits, emoji, "ok") or with no clear winner
 returns the caller's default: the location's language.
+
+Measured (both defaults; `tests/unit/test_lang.py` holds the first at 97% or more):
+
+=====================================  ==============  ============  ==========  ======
+detector                               score corpus    SemEval16     Yelp        RSS
+                                       (415 lines)     (es+en 3041)  (en 1000)
+=====================================  ==============  ============  ==========  ======
+high accuracy, es en pt fr (before)    97.8%           99.97-100%    99.9%       143 MB
+low accuracy, seven, with our words    98.8-99.0%      99.5%         99.8%       15 MB
+  (the choice)
+low accuracy, es en pt fr (no words)   93.5%
+=====================================  ==============  ============  ==========  ======
 """
 
 from __future__ import annotations
@@ -15,26 +31,24 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import Counter
 from functools import cache
 from typing import TYPE_CHECKING
+
+from pipeline.seed_corpus import read_seed_corpus
 
 if TYPE_CHECKING:
     from lingua import LanguageDetector
 
 logger = logging.getLogger(__name__)
 
-# Four languages in high-accuracy mode: 143 MB of models. All seven of the first version
-# (with ca, it, de) took 253 MB, most of the worker's 400 MB budget, for a handful of visitors.
-# Smaller detectors measured on tests/data/score_corpus.tsv (both defaults), none at the 97%
-# the tests ask: lingua's low-accuracy mode 93.5% (+11 MB), py3langid restricted to these four
-# 96.6% (+80 MB); high accuracy for es and en alone still takes 102 MB. lingua 2.2's smaller
-# models need Python 3.12.
-LANGUAGES: tuple[str, ...] = ("es", "en", "pt", "fr")
+LANGUAGES: tuple[str, ...] = ("es", "en", "pt", "fr", "de", "it", "ca")
 MAIN = ("es", "en")  # the languages Pronto's venues serve; the others are visitors
 MAIN_PRIOR = 3.0  # a message is taken to be three times likelier in a main language
-MIN_LETTERS = 4  # below this lingua's guess is noise ("ok", "si"): only shorthand decides
+MIN_LETTERS = 4  # below this lingua's guess is noise ("ok", "si"): only our words decide
 MIN_CONFIDENCE = 0.3  # the winner's share of the (weighted) confidence, hints included
-HINT_WEIGHT = 0.25  # added to a language's share for each of its shorthand words
+HINT_WEIGHT = 0.5  # added to a language's share for each of its words (97.6-97.8% at 0.25)
+CORPUS_MIN_LINES = 2  # a seed word counts once seen in this many lines of one language
 MAX_CHARS = 1000  # the start of a long message tells its language as well as all of it
 
 
@@ -56,6 +70,32 @@ _WORD_RE = re.compile(r"[^\W\d_]+")
 _lock = threading.Lock()
 
 
+def corpus_words(rows: list[tuple[str, str, str]], min_lines: int = CORPUS_MIN_LINES,
+                 ) -> dict[str, frozenset[str]]:  # fmt: skip
+    """The words of each main language's seed lines that the other main language never uses.
+
+    >>> rows = [("muy bien", "", "es"), ("muy mal", "", "es"), ("very bad", "", "en"),
+    ...         ("very good", "", "en"), ("mal", "", "en")]
+    >>> {lang: sorted(words) for lang, words in corpus_words(rows).items()}
+    {'es': ['muy'], 'en': ['very']}
+    """
+    lines: dict[str, Counter[str]] = {lang: Counter() for lang in MAIN}
+    for text, _, lang in rows:
+        if lang in lines:
+            lines[lang].update({w for w in _WORD_RE.findall(text.lower()) if len(w) > 1})
+    return {
+        lang: frozenset(w for w, n in seen.items() if n >= min_lines and not any(
+            w in lines[other] for other in MAIN if other != lang))
+        for lang, seen in lines.items()
+    }  # fmt: skip
+
+
+@cache
+def _hints() -> dict[str, frozenset[str]]:
+    words = corpus_words(read_seed_corpus())
+    return {lang: _HINTS[lang] | words.get(lang, frozenset()) for lang in _HINTS}
+
+
 @cache
 def _detector() -> LanguageDetector:
     from lingua import IsoCode639_1, LanguageDetectorBuilder
@@ -65,6 +105,7 @@ def _detector() -> LanguageDetector:
     return (
         LanguageDetectorBuilder.from_iso_codes_639_1(*codes)
         .with_preloaded_language_models()
+        .with_low_accuracy_mode()
         .build()
     )
 
@@ -72,11 +113,12 @@ def _detector() -> LanguageDetector:
 def _get_detector() -> LanguageDetector:
     # functools.cache does not stop two threads from building it at once; the lock does.
     with _lock:
+        _hints()
         return _detector()
 
 
 def warm_up() -> None:
-    """Build the detector now (one to four seconds), so no message waits for it."""
+    """Build the detector now (about a second), so no message waits for it."""
     _get_detector()
 
 
@@ -94,7 +136,7 @@ def detect_language(text: str, default: str = "es") -> str:
         return default
     text = text[:MAX_CHARS]
     words = _WORD_RE.findall(text.lower())
-    hints = {lang: sum(w in shorthand for w in words) for lang, shorthand in _HINTS.items()}
+    hints = {lang: sum(w in known for w in words) for lang, known in _hints().items()}
     if sum(len(w) for w in words) < MIN_LETTERS:
         hinted = [lang for lang, n in hints.items() if n]
         return hinted[0] if len(hinted) == 1 else default

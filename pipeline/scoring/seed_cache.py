@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from pipeline.scoring.lexicon import LEXICON_FILE
+from pipeline.seed_corpus import SEED_CORPUS
 from pipeline.sentiment_snapshot import SentimentSnapshot
 
 if TYPE_CHECKING:
@@ -32,10 +33,10 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-SEED_CORPUS = "seed_corpus.tsv"  # sentiment.SEED_CORPUS, named here to read it without river
 # The code that the seeded model is made of.
 MODEL_MODULES = ("pipeline.scoring.sentiment", "pipeline.sentiment_snapshot",
-                 "pipeline.scoring.lexicon", "pipeline.scoring.normalize")  # fmt: skip
+                 "pipeline.scoring.lexicon", "pipeline.scoring.normalize",
+                 "pipeline.seed_corpus")  # fmt: skip
 
 
 def cache_dir() -> Path:

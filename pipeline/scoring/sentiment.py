@@ -52,13 +52,12 @@ from __future__ import annotations
 import logging
 import pickle
 import random
-from importlib import resources
 from typing import Any
-
-from river import compose, feature_extraction, linear_model, metrics, optim
 
 from pipeline.scoring.lexicon import lexicon_features
 from pipeline.scoring.normalize import normalize
+from pipeline.scoring.river_lean import compose, feature_extraction, linear_model, metrics, optim
+from pipeline.seed_corpus import read_seed_corpus
 from pipeline.sentiment_snapshot import (
     LABELS,
     Prediction,
@@ -73,7 +72,6 @@ from pipeline.sentiment_snapshot import (
 
 logger = logging.getLogger(__name__)
 
-SEED_CORPUS = "seed_corpus.tsv"
 TEXT = "text"  # the one field of the dict that the river pipeline reads
 
 __all__ = ["LABELS", "Prediction", "SentimentModel", "char_tokens", "label_from_score",
@@ -96,17 +94,6 @@ def build_pipeline() -> compose.Pipeline:
 def text_lexicon_features(x: dict[str, str]) -> dict[str, float]:
     """The lexicon features of the pipeline's input (module level, so the model pickles)."""
     return lexicon_features(x[TEXT])
-
-
-def read_seed_corpus() -> list[tuple[str, str, str]]:
-    """The packaged seed corpus as (text, label, lang) rows."""
-    raw = resources.files("pipeline.scoring").joinpath(SEED_CORPUS).read_text(encoding="utf-8")
-    rows: list[tuple[str, str, str]] = []
-    for line in raw.splitlines()[1:]:
-        if line.strip():
-            text, label, lang = line.split("\t")
-            rows.append((text, label, lang))
-    return rows
 
 
 class SentimentModel:
