@@ -6,7 +6,9 @@ running only the score stage starts on them. It prints one JSON line: feedback/s
 first scored record to the last, and the score process's CPU milliseconds per feedback (the
 figure a busy shared host blurs least). `--code DIR` runs the worker from another source
 tree (e.g. an export of the previous commit), so both are measured by the same script;
-`--profile S` records the process with py-spy for S seconds into `--out`.
+`--profile S` records the process with py-spy for S seconds into `--out`. `--stages worker`
+runs the default worker (its three supervised processes, as `pronto bench` does), and the
+CPU per feedback is then given for each process and for the broker it started.
 """
 
 from __future__ import annotations
@@ -28,20 +30,25 @@ from pipeline.config import parse_venues
 from pipeline.devtools import bench_env as env_
 from pipeline.devtools import bench_load as load
 from pipeline.kafka_local import LocalKafka, free_port
-from pipeline.settings import Settings
+from pipeline.settings import PROCESSES, Settings
 from pipeline.topics import ensure_topics
+
+WHOLE_WORKER = "worker"
 
 
 def drain(broker: str, work: Path, n: int, locations: int, profile_s: float,
-          out: Path | None, stages: str, extra: dict[str, str]) -> dict[str, Any]:  # fmt: skip
+          out: Path | None, stages: str, extra: dict[str, str],
+          broker_pid: int | None = None, profiled: str = "score") -> dict[str, Any]:  # fmt: skip
     bootstrap = broker.split("://", 1)[-1]
     cfg = work / "venues.toml"
     cfg.write_text(env_.venues_toml(locations))
     venues = parse_venues(tomllib.loads(cfg.read_text())).locations
     prefix = f"drain{uuid.uuid4().hex[:6]}-"
-    base_env = env_.bench_env(broker, work / "home", cfg, prefix, PRONTO_STAGES=stages, **extra)
+    whole = stages == WHOLE_WORKER
+    base_env = env_.bench_env(broker, work / "home", cfg, prefix,
+                              PRONTO_STAGES="" if whole else stages, **extra)  # fmt: skip
     s = Settings(broker=broker, topic_prefix=prefix, app_id=base_env["PRONTO_APP_ID"])
-    ensure_topics(s, (frozenset(stages.split(",")),))
+    ensure_topics(s, PROCESSES if whole else (frozenset(stages.split(",")),))
     pool = load.feedback_pool(venues, base_env["PRONTO_SECRET_KEY"], size=2_000)
     topic = f"{prefix}feedback.raw"
     sent, _ = load.produce(bootstrap, topic, load.records(pool, 0, n, "d"))
@@ -52,6 +59,10 @@ def drain(broker: str, work: Path, n: int, locations: int, profile_s: float,
     try:
         w.start()
         pid = w.stage_pid("score")
+        others = {name: w.stage_pid(name) for name in ("web", "alert")} if whole else {}
+        if broker_pid:
+            others["broker"] = broker_pid
+        others_cpu0: dict[str, float] = {}
         first: tuple[float, int, float] | None = None
         spy: subprocess.Popen[bytes] | None = None
         deadline = time.monotonic() + 600
@@ -65,10 +76,11 @@ def drain(broker: str, work: Path, n: int, locations: int, profile_s: float,
                 rss.append((done, w.rss_mb()))
             if first is None and done > 0:
                 first = (time.monotonic(), done, env_.cpu_seconds(pid))
+                others_cpu0 = {k: env_.cpu_seconds(p) for k, p in others.items()}
                 if profile_s and out is not None:
                     py_spy = str(Path(sys.executable).parent / "py-spy")
                     spy = subprocess.Popen([py_spy, "record", "-d", str(int(profile_s)), "-r",
-                                            "100", "-p", str(pid), "-o", str(out), "--nonblocking",
+                                            "100", "-p", str(w.stage_pid(profiled)), "-o", str(out), "--nonblocking",
                                             "-f", "raw" if out.suffix == ".txt" else "flamegraph"],
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
             if done >= sent:
@@ -81,6 +93,11 @@ def drain(broker: str, work: Path, n: int, locations: int, profile_s: float,
                  rate=round(took / (t - first[0]), 1),
                  cpu_ms_per_record=round((cpu - first[2]) * 1000 / took, 3),
                  rss_mb=round(w.rss_mb(), 1))  # fmt: skip
+        if others_cpu0:
+            r["cpu_ms_per_record_by_process"] = {
+                k: round((env_.cpu_seconds(others[k]) - c0) * 1000 / took, 3)
+                for k, c0 in others_cpu0.items()
+            }
         r.update(rss_trend([*rss, (done, w.rss_mb())]))
         if spy is not None:
             spy.wait(60)
@@ -120,9 +137,16 @@ def main(argv: list[str]) -> int:
     p.add_argument("--locations", type=int, default=1_000)
     p.add_argument("--broker", default="", help="kafka://host:port (default: start one)")
     p.add_argument("--code", default="", help="run the worker from this source tree")
-    p.add_argument("--stages", default="score")
+    p.add_argument(
+        "--stages",
+        default="score",
+        help=f"the worker's stages, or {WHOLE_WORKER!r}: its default processes",
+    )
     p.add_argument("--profile", type=float, default=0.0, help="py-spy seconds")
     p.add_argument("--out", default="", help="py-spy output (.svg, or .txt for raw)")
+    p.add_argument(
+        "--profile-stage", default="score", help="the stage whose process py-spy records"
+    )
     p.add_argument("--env", action="append", default=[], help="PRONTO_X=value for the worker")
     args = p.parse_args(argv)
     if args.code:
@@ -137,7 +161,18 @@ def main(argv: list[str]) -> int:
             broker = f"kafka://{kafka.start()}"
         out = Path(args.out) if args.out else None
         extra = dict(kv.split("=", 1) for kv in args.env)
-        r = drain(broker, work, args.n, args.locations, args.profile, out, args.stages, extra)
+        r = drain(
+            broker,
+            work,
+            args.n,
+            args.locations,
+            args.profile,
+            out,
+            args.stages,
+            extra,
+            kafka.pid() if kafka is not None else None,
+            args.profile_stage,
+        )
         r["env"] = extra
         r["code"] = args.code or "this tree"
         print(json.dumps(r), flush=True)

@@ -24,9 +24,11 @@ import logging
 import pickle
 from dataclasses import dataclass, field
 
-from river.drift import ADWIN
+from pipeline.scoring.river_lean import drift as river_drift
 
 logger = logging.getLogger(__name__)
+
+ADWIN = river_drift.ADWIN
 
 
 @dataclass(frozen=True)
