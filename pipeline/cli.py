@@ -49,9 +49,15 @@ def cmd_kafka(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from pipeline.settings import Settings
     from pipeline.worker import run_worker
 
-    return run_worker(stages=args.stages)
+    try:
+        settings = Settings()
+    except ValueError as e:  # names the variable: "PRONTO_PARTITIONS: an integer, got 'x'"
+        print(f"pronto worker: {e}", file=sys.stderr)
+        return 2
+    return run_worker(settings, stages=args.stages)
 
 
 def cmd_eval(argv: list[str]) -> int:

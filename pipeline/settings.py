@@ -1,13 +1,91 @@
-"""The one settings class: environment variables with the prefix `PRONTO_`."""
+"""The one settings class: environment variables with the prefix `PRONTO_`.
+
+Read by a small loader of our own rather than pydantic-settings: every stage process reads its
+settings, and pydantic with pydantic-settings held about 24 MB of each one's RSS (three
+processes: about 70 MB of the worker's 400 MB budget) for some thirty typed variables. The
+loader keeps what mattered of it: each field typed from its annotation, the environment
+(`PRONTO_<NAME>`, any case) under keyword arguments, a clear error naming the variable, frozen
+instances and secrets that never print.
+"""
 
 from __future__ import annotations
 
+import os
+import typing
 from pathlib import Path
-
-from pydantic import SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Any, ClassVar
 
 from pipeline.kafka_local import deploy_dir
+
+ENV_PREFIX = "PRONTO_"
+TRUE = ("1", "true", "yes", "on", "t", "y")
+FALSE = ("0", "false", "no", "off", "f", "n")
+
+
+class SecretStr:
+    """A secret: `get_secret_value()` gives it, and it prints as stars.
+
+    >>> s = SecretStr("tok")
+    >>> s, str(s), s.get_secret_value(), s == SecretStr("tok")
+    (SecretStr('**********'), '**********', 'tok', True)
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretStr) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __str__(self) -> str:
+        return "**********" if self._value else ""
+
+    def __repr__(self) -> str:
+        return f"SecretStr({str(self)!r})"
+
+
+def convert(name: str, kind: Any, raw: Any) -> Any:
+    """`raw` (a keyword argument, or the environment's string) as the type `kind` of field
+    `name`, or a ValueError that names the variable.
+
+    >>> convert("partitions", int, "8"), convert("log_json", bool, "TRUE")
+    (8, True)
+    >>> convert("ack_timeout_s", float | None, ""), convert("home", Path, "/tmp")
+    (None, PosixPath('/tmp'))
+    >>> convert("partitions", int, "eight")
+    Traceback (most recent call last):
+    ...
+    ValueError: PRONTO_PARTITIONS: an integer, got 'eight'
+    """
+    optional = typing.get_origin(kind) in (typing.Union, type(int | None))
+    if optional:
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        (kind,) = [k for k in typing.get_args(kind) if k is not type(None)]
+    if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+        return raw
+    what = {int: "an integer", float: "a number", bool: "true or false"}.get(kind, kind.__name__)
+    try:
+        if kind is bool:
+            text = str(raw).strip().lower()
+            if text in TRUE or text in FALSE:
+                return text in TRUE
+            raise ValueError
+        if kind is int and isinstance(raw, float) and not raw.is_integer():
+            raise ValueError
+        if kind in (int, float) and isinstance(raw, str):
+            raw = raw.strip()
+        return kind(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}: {what}, got {raw!r}") from None
+
 
 STAGES = ("web", "score", "alert", "notify")
 # How `pronto worker` runs the stages: one process each for ingest and the console (web), for
@@ -45,10 +123,20 @@ def parse_stages(value: str) -> frozenset[str] | None:
     return frozenset(names)
 
 
-class Settings(BaseSettings):
-    """Read once at start; frozen. Secrets are `SecretStr` and never logged."""
+class Settings:
+    """Read once at start; frozen. Secrets are `SecretStr` and never logged.
 
-    model_config = SettingsConfigDict(env_prefix="PRONTO_", frozen=True, extra="ignore")
+    Each field comes from its keyword argument, else from `PRONTO_<NAME>`, else its default.
+
+    >>> Settings(partitions="4", broker="127.0.0.1:9092").partitions, Settings(broker="b:1").broker
+    (4, 'kafka://b:1')
+    >>> Settings(store="tape")
+    Traceback (most recent call last):
+    ...
+    ValueError: PRONTO_STORE: rocksdb or memory, got 'tape'
+    """
+
+    FIELDS: ClassVar[dict[str, Any]]
 
     broker: str = ""  # kafka://127.0.0.1:9092; empty: `pronto demo` starts its own
     web_port: int = 6066
@@ -97,28 +185,54 @@ class Settings(BaseSettings):
     nice_when_ready: int = 0  # CPU niceness a process adds once ready (worker: 10 for score)
     event_loop: str = "uvloop"  # each stage process's asyncio loop: "uvloop" or "asyncio"
 
-    @field_validator("store")
-    @classmethod
-    def _store(cls, v: str) -> str:
+    @staticmethod
+    def _store(v: str) -> str:
         v = v.strip().lower().removesuffix("://")
         if v not in ("rocksdb", "memory"):
             raise ValueError(f"PRONTO_STORE: rocksdb or memory, got {v!r}")
         return v
 
-    @field_validator("event_loop")
-    @classmethod
-    def _event_loop(cls, v: str) -> str:
+    @staticmethod
+    def _event_loop(v: str) -> str:
         v = v.strip().lower()
         if v not in ("uvloop", "asyncio"):
             raise ValueError(f"PRONTO_EVENT_LOOP: uvloop or asyncio, got {v!r}")
         return v
 
-    @field_validator("broker")
-    @classmethod
-    def _broker_url(cls, v: str) -> str:
+    @staticmethod
+    def _broker(v: str) -> str:
         if v and "://" not in v:
             return f"kafka://{v}"
         return v
+
+    def __init__(self, **given: Any) -> None:
+        unknown = sorted(set(given) - set(self.FIELDS))
+        if unknown:
+            raise TypeError(f"Settings: unknown setting(s) {', '.join(unknown)}")
+        env = {k.upper(): v for k, v in os.environ.items() if k.upper().startswith(ENV_PREFIX)}
+        for name, kind in self.FIELDS.items():
+            if name in given:
+                raw = given[name]
+            else:
+                raw = env.get(f"{ENV_PREFIX}{name.upper()}", getattr(type(self), name))
+            value = convert(name, kind, raw)
+            check = getattr(self, f"_{name}", None)
+            object.__setattr__(self, name, check(value) if check else value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Settings are frozen: cannot set {name}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Settings) and self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in self.model_dump().items())})"
+
+    def model_dump(self) -> dict[str, Any]:
+        """Every field and its value (secrets as `SecretStr`)."""
+        return {name: getattr(self, name) for name in self.FIELDS}
 
     @property
     def twilio_enabled(self) -> bool:
@@ -163,3 +277,8 @@ class Settings(BaseSettings):
     def bootstrap_servers(self) -> str:
         """`host:port[,host:port]` without the `kafka://` scheme, for kafka-python."""
         return ",".join(part.split("://", 1)[-1] for part in self.broker.split(";") if part)
+
+
+Settings.FIELDS = {
+    name: kind for name, kind in typing.get_type_hints(Settings).items() if name != "FIELDS"
+}

@@ -3,7 +3,7 @@ that die, stops them all.
 
 It runs for as long as the worker does, so it stays small: this module imports only the
 standard library and the log setup. `pronto worker` reads the settings, creates the topics and
-works out each child's environment (pydantic, kafka-python: about 45 MB resident), then
+works out each child's environment (kafka-python and the topic admin: tens of MB resident), then
 replaces itself with this module (`exec_supervisor`: same pid, so a service manager's
 signals still reach it), which holds about 15 MB.
 

@@ -93,6 +93,8 @@ def drain(broker: str, work: Path, n: int, locations: int, profile_s: float,
                  rate=round(took / (t - first[0]), 1),
                  cpu_ms_per_record=round((cpu - first[2]) * 1000 / took, 3),
                  rss_mb=round(w.rss_mb(), 1))  # fmt: skip
+        if whole:
+            r["rss_by_process_mb"] = w.rss_by_process()
         if others_cpu0:
             r["cpu_ms_per_record_by_process"] = {
                 k: round((env_.cpu_seconds(others[k]) - c0) * 1000 / took, 3)

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from pydantic import SecretStr
 
 from pipeline.alert_index import apply_alert_event
 from pipeline.config import parse_venues
 from pipeline.ingest.publish import KafkaUnavailable
 from pipeline.mirror import TopicMirror
+from pipeline.settings import SecretStr
 from pipeline.web import console
 from pipeline.web.auth import COOKIE, SESSION_TTL_S
 

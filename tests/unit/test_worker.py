@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import SecretStr
 
-from pipeline.settings import PROCESSES, STAGES, Settings, parse_stages
+from pipeline.settings import PROCESSES, STAGES, SecretStr, Settings, parse_stages
 from pipeline.worker import settings_env
 
 
@@ -75,3 +74,41 @@ def test_the_supervisor_imports_only_the_standard_library_and_the_log_setup() ->
             " if not m.startswith('_')} - set(sys.stdlib_module_names)))")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['pipeline']"
+
+
+def test_a_bad_setting_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.cli import main
+
+    monkeypatch.setenv("PRONTO_PARTITIONS", "eight")
+    assert main(["worker"]) == 2
+    assert (
+        capsys.readouterr().err.strip()
+        == "pronto worker: PRONTO_PARTITIONS: an integer, got 'eight'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "field", "expected"),
+    [
+        ("pronto_web_port", "web_port", 7002),  # any case, as before
+        ("PRONTO_VERIFY_SIGNATURES", "verify_signatures", False),
+        ("PRONTO_ACK_TIMEOUT_S", "ack_timeout_s", 30.0),
+    ],
+)
+def test_the_environment_gives_typed_settings(
+    monkeypatch: pytest.MonkeyPatch, env: str, field: str, expected: object
+) -> None:
+    monkeypatch.setenv(env, {"web_port": "7002", "verify_signatures": "false"}.get(field, "30"))
+    assert getattr(Settings(), field) == expected
+    assert getattr(Settings(**{field: expected}), field) == expected  # a keyword wins, typed
+
+
+def test_settings_are_frozen_and_keep_their_secrets() -> None:
+    s = Settings(secret_key="k3y")
+    with pytest.raises(AttributeError):
+        s.broker = "kafka://elsewhere:1"  # type: ignore[misc]
+    assert s.secret_key.get_secret_value() == "k3y" and "k3y" not in repr(s)
+    with pytest.raises(TypeError, match="brokr"):
+        Settings(brokr="kafka://typo:1")
