@@ -312,11 +312,23 @@ def limits(r: dict[str, Any]) -> dict[str, str]:
         f"keep {peak * ms / 1000:.0f} calls in flight on average, and Twilio saw at most "
         f"{(r.get('twilio_calls') or {}).get('max_in_flight')} at once; ordinary feedback "
         "queues once the load exceeds the score stage's rate (complaints skip it)",
-        "rss": "lingua's language models, river and Faust at start; 1,000 locations' tables",
+        "rss": f"{_by_process(r)}; each stage process holds Python, Faust and the Kafka clients "
+        "(65-75 MB after start), the score process river with its model and RocksDB, the web "
+        "process lingua's trigram models and the model's snapshot; 1,000 locations' tables",
         "recovery": "the score process's tables are in RocksDB and read only the changelogs' "
         "tail; the alert process's are in memory (a local store could run ahead of the pages "
         f"sent) and replay every changelog record from offset 0; {_last_ready(r)}",
     }
+
+
+def _by_process(r: dict[str, Any]) -> str:
+    """The RSS of each process of the worker, largest first.
+
+    >>> _by_process({"rss_by_process_mb": {"web": 120.4, "score": 230.0, "supervisor": 19.3}})
+    'score 230 MB, web 120 MB, supervisor 19 MB'
+    """
+    by = r.get("rss_by_process_mb") or {}
+    return ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(by.items(), key=lambda kv: -kv[1]))
 
 
 def _last_ready(r: dict[str, Any]) -> str:
