@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from pipeline.scoring.drift import DriftMonitor
     from pipeline.scoring.sentiment import SentimentModel
     from pipeline.scoring.themes_stage import ScoreThemes
-    from pipeline.sentiment_snapshot import SentimentSnapshot
+    from pipeline.sentiment_snapshot import CompactSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class Pronto:
     table_store: str = "memory://"  # where the score stage keeps its tables (`table_store_url`)
     started_at: float = field(default_factory=time.time)
     model: SentimentModel | None = None  # the score stage's live model
-    snapshot: SentimentSnapshot | None = None  # ingest's read-only copy of it, for triage
+    snapshot: CompactSnapshot | None = None  # ingest's read-only copy of it, for triage
     install_model: Callable[[SentimentModel, DriftMonitor], None] | None = None
     learn_now: Callable[[], int] | None = None  # the score stage learns its queue at once
     lang_ready: bool = False

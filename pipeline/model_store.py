@@ -15,7 +15,7 @@ import time
 import zlib
 from typing import TYPE_CHECKING
 
-from pipeline.sentiment_snapshot import SentimentSnapshot
+from pipeline.sentiment_snapshot import CompactSnapshot, SentimentSnapshot
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
@@ -81,9 +81,13 @@ def load_model(settings: Settings) -> tuple[SentimentModel, DriftMonitor]:
     return model, DriftMonitor.from_bytes(drift_bytes)
 
 
-def load_snapshot(settings: Settings) -> SentimentSnapshot:
+def load_snapshot(settings: Settings) -> CompactSnapshot:
     """The newest saved model's snapshot, or the seeded model's (without river when the snapshot
-    is saved, or cached on this machine)."""
+    is saved, or cached on this machine), in the compact form that ingest keeps."""
+    return _latest_snapshot(settings).compact()
+
+
+def _latest_snapshot(settings: Settings) -> SentimentSnapshot:
     from pipeline.scoring.seed_cache import seeded_snapshot
 
     value = latest_record(settings)
