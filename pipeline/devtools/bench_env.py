@@ -235,6 +235,15 @@ class WorkerProc:
             out[name] = round(out.get(name, 0.0) + rss_bytes(pid) / 1e6, 1)
         return out
 
+    def pss_by_process(self) -> dict[str, float]:
+        """PSS in MB of each process of the worker (see `pss_bytes`), named as by RSS."""
+        assert self.proc is not None
+        out: dict[str, float] = {}
+        for pid in process_tree(self.proc.pid):
+            name = stages_of(pid) or ("supervisor" if pid == self.proc.pid else str(pid))
+            out[name] = round(out.get(name, 0.0) + pss_bytes(pid) / 1e6, 1)
+        return out
+
     def stage_pid(self, stage: str) -> int:
         """The pid of the process that runs `stage` (the supervisor's if none does)."""
         assert self.proc is not None
@@ -297,6 +306,24 @@ def rss_bytes(pid: int) -> int:
     except (OSError, IndexError, ValueError):
         return 0
     return resident * os.sysconf("SC_PAGE_SIZE")
+
+
+def pss_bytes(pid: int) -> int:
+    """Proportional set size of one process in bytes: its resident pages, each shared page
+    divided among the processes that map it (0 if it is gone or the kernel cannot say).
+    Summed over the worker's processes it counts the shared libraries once, where RSS
+    counts them in every process.
+
+    >>> pss_bytes(os.getpid()) > 0
+    True
+    """
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
 
 
 def cpu_seconds(pid: int) -> float:

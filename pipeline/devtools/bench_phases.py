@@ -170,6 +170,10 @@ def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, wind
     }
     sat.result["rss_mb"] = round(ys[-1], 1)
     sat.result["rss_by_process_mb"] = w.rss_by_process()
+    # Beside RSS (the target's measure), PSS: shared libraries counted once, not per process.
+    pss = w.pss_by_process()
+    sat.result["pss_mb"] = round(sum(pss.values()), 1)
+    sat.result["pss_by_process_mb"] = pss
     sat.result["rss_growth_mb_per_100k"] = round(growth, 1)
     sat.result["rss_growth_stderr_mb_per_100k"] = round(st.slope_stderr(xs, ys) * 100_000, 1)
     sat.result["rss_warmup_mb"] = round(ys[0] - busy[0][2], 1)

@@ -184,6 +184,7 @@ def markdown(r: dict[str, Any]) -> str:
             ", ".join(f"{k} {v:.0f}" for k, v in (r.get("rss_by_process_mb") or {}).items())
             or None,
         ),
+        ("worker PSS (shared pages counted once), MB", r.get("pss_mb")),
         ("RSS growth, MB per 100k messages", r.get("rss_growth_mb_per_100k")),
         ("  its standard error, MB per 100k", r.get("rss_growth_stderr_mb_per_100k")),
         (

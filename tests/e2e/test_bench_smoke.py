@@ -54,6 +54,10 @@ def test_quick_bench_prints_every_figure_and_a_verdict_per_target(kafka) -> None
     assert themes["messages"] > 0 and 0 < themes["tagged_share"] <= 1, themes
     assert result["themes_us_per_msg"] == themes["median_us"] > 0
     assert {"supervisor", "score"} <= set(result["rss_by_process_mb"]), result["rss_by_process_mb"]
+    # PSS counts the shared libraries once: at most the RSS, and more than nothing.
+    rss = sum(result["rss_by_process_mb"].values())  # taken just before the PSS
+    assert 0 < result["pss_mb"] <= rss + 1, (result["pss_mb"], result["rss_by_process_mb"])
+    assert set(result["pss_by_process_mb"]) == set(result["rss_by_process_mb"])
     assert_pages(result)
 
 
