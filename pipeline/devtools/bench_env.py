@@ -228,20 +228,19 @@ class WorkerProc:
 
     def rss_by_process(self) -> dict[str, float]:
         """RSS in MB of each process of the worker, named by the stages it runs."""
-        assert self.proc is not None
-        out: dict[str, float] = {}
-        for pid in process_tree(self.proc.pid):
-            name = stages_of(pid) or ("supervisor" if pid == self.proc.pid else str(pid))
-            out[name] = round(out.get(name, 0.0) + rss_bytes(pid) / 1e6, 1)
-        return out
+        return self.by_process(rss_bytes)
 
     def pss_by_process(self) -> dict[str, float]:
         """PSS in MB of each process of the worker (see `pss_bytes`), named as by RSS."""
+        return self.by_process(pss_bytes)
+
+    def by_process(self, measure: Callable[[int], int]) -> dict[str, float]:
+        """`measure(pid)` in MB for each process of the worker, named by the stages it runs."""
         assert self.proc is not None
         out: dict[str, float] = {}
         for pid in process_tree(self.proc.pid):
             name = stages_of(pid) or ("supervisor" if pid == self.proc.pid else str(pid))
-            out[name] = round(out.get(name, 0.0) + pss_bytes(pid) / 1e6, 1)
+            out[name] = round(out.get(name, 0.0) + measure(pid) / 1e6, 1)
         return out
 
     def stage_pid(self, stage: str) -> int:
