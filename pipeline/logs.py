@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from pipeline.privacy import redact_phones
+from pipeline.phones import redact_phones
 
 EXTRA_FIELDS = ("feedback_id", "ref", "page_id", "location", "channel", "label")
 

@@ -30,7 +30,7 @@ from pipeline.alerts.sendqueue import RECOVERED, SENT, Outcome, SendJob, SendQue
 from pipeline.alerts.throttle import PageThrottle
 from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
-from pipeline.privacy import mask_phone
+from pipeline.phones import mask_phone
 
 if TYPE_CHECKING:
     from pipeline.app import Pronto

@@ -20,7 +20,7 @@ from twilio.rest import Client
 
 from pipeline.alerts.retry import NO_ANSWER
 from pipeline.alerts.twilio_http import RebasedAsyncTwilioHttpClient
-from pipeline.privacy import mask_phone
+from pipeline.phones import mask_phone
 
 logger = logging.getLogger(__name__)
 

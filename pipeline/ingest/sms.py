@@ -23,7 +23,7 @@ from pipeline.ingest import answers
 from pipeline.ingest.intake import build_feedback, feedback_id
 from pipeline.ingest.keywords import KeywordKind, classify_keyword, keyword_reply
 from pipeline.ingest.service import Ingest, KafkaUnavailable
-from pipeline.privacy import normalize_phone
+from pipeline.phones import normalize_phone
 
 if TYPE_CHECKING:
     from pipeline.app import Pronto

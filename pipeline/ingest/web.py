@@ -17,7 +17,7 @@ from pipeline.config import Location
 from pipeline.ingest import form_page
 from pipeline.ingest.intake import build_feedback, feedback_id
 from pipeline.ingest.service import Ingest, KafkaUnavailable
-from pipeline.privacy import normalize_phone
+from pipeline.phones import normalize_phone
 
 if TYPE_CHECKING:
     from pipeline.app import Pronto

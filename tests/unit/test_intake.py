@@ -10,7 +10,8 @@ from pipeline.config import load_venues
 from pipeline.ingest.intake import build_feedback, feedback_id, feedback_ref
 from pipeline.ingest.web import ValidationError, validate_submission
 from pipeline.kafka_local import deploy_dir
-from pipeline.privacy import Privacy, redact_phones
+from pipeline.phones import redact_phones
+from pipeline.privacy import Privacy
 from pipeline.records import Feedback
 
 VENUES = load_venues(deploy_dir() / "pronto.demo.toml")
