@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -135,7 +136,7 @@ async def test_alert_agent_opens_and_pages_the_supervisor_on_shift(ctx: Pronto) 
     pages = ctx.topics["outbox"].values()  # type: ignore[attr-defined]
     assert len(pages) == 1 and pages[0]["kind"] == "page"
     ref = pages[0]["ref"]
-    assert ctx.tables["alerts"][ref]["state"] == "paged"
+    assert orjson.loads(ctx.tables["alerts"][ref])["state"] == "paged"
     assert "+34" not in json.dumps(pages) + json.dumps(ctx.topics["events"].values())  # type: ignore[attr-defined]
 
 

@@ -9,6 +9,8 @@ import json
 import time
 from typing import Any
 
+import orjson
+
 from pipeline.app import Pronto
 from pipeline.records import ScoredFeedback
 from pipeline.scoring import theme_counts as tc
@@ -181,7 +183,7 @@ async def test_the_alert_stage_takes_the_scored_themes_and_tags_only_the_fast_pa
         await a.put(key=b"bus-42", value=scored("f1", 2, "otra vez tarde", themes=["punctuality"]))
     (page,) = [m for m in ctx.topics["outbox"].values() if m["kind"] == "page"]  # type: ignore[attr-defined]
     assert "tema: puntualidad" in page["body"]
-    assert ctx.tables["alerts"][page["ref"]]["themes"] == ["punctuality"]
+    assert orjson.loads(ctx.tables["alerts"][page["ref"]])["themes"] == ["punctuality"]
     assert tagger.tagged == []  # tagged once, by the score stage
     async with agent(ctx, "alert_desk_urgent").test_context() as a:
         await a.put(key=b"bus-42", value=scored("f2", 1, "todo sucio"))  # the fast path's copy
