@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from pipeline.alert_index import apply_alert_owner, folds_for
@@ -46,5 +47,6 @@ def test_the_alert_process_keeps_one_small_entry_per_alert() -> None:
 def test_an_alert_in_this_process_s_table_wins_over_the_index() -> None:
     index: dict[str, Any] = {}
     apply_alert_owner(index, "loc", EVENTS[0])
-    book = TableBook(alerts={"4821": {"feedback_ids": ["f3"]}}, index={}, known_refs=index)
+    stored = orjson.dumps({"feedback_ids": ["f3"]})  # the alerts table keeps the JSON bytes
+    book = TableBook(alerts={"4821": stored}, index={}, known_refs=index)
     assert not book.ref_taken("4821", "f3") and book.ref_taken("4821", "f1")
