@@ -280,4 +280,4 @@ def check_tables(ctx: Pronto) -> list[str]:
         return []
     changelogs = {table: f"{app_id}-{table}-changelog" for table in TABLES["score"]}
     tabledir = Path(ctx.app.conf.tabledir)
-    return table_store.check_tables(tabledir, s.bootstrap_servers, changelogs)
+    return table_store.check_tables_apart(tabledir, s.bootstrap_servers, changelogs)

@@ -9,11 +9,12 @@ and its drift monitor (pickles, for the score stage), and the model's read-only 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 import zlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.sentiment_snapshot import CompactSnapshot, SentimentSnapshot
 from pipeline.settings import Settings
@@ -27,51 +28,75 @@ logger = logging.getLogger(__name__)
 MODEL_KEY = b"sentiment"
 
 
-def latest_offset(settings: Settings) -> int:
+MODEL_FETCH_BYTES = 64 * 1024 * 1024  # a saved model is megabytes: one fetch takes it whole
+READ_TIMEOUT_S = 5.0
+
+
+# aiokafka, the client the stages run on anyway: kafka-python would add about 7 MB to each
+# process that reads the model (the web and score processes).
+async def stop(consumer: Any) -> None:
+    """Stop an aiokafka consumer that had no group. Its `stop` awaits a task it cancels
+    (`NoGroupCoordinator._reset_committed_task`), and a task cancelled before it first ran
+    raises CancelledError there: aiokafka's, not a cancellation of ours, which goes on."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+
+
+async def latest_offset(settings: Settings) -> int:
     """The end offset of `pronto.model` (0: nothing saved yet): a cheap "has it changed?"."""
-    from kafka import KafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    topic = settings.topic("pronto.model")
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
-                             enable_auto_commit=False)  # fmt: skip
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+                                enable_auto_commit=False)  # fmt: skip
+    await consumer.start()
     try:
-        tp = TopicPartition(topic, 0)
-        return int(consumer.end_offsets([tp]).get(tp) or 0)
+        tp = TopicPartition(settings.topic("pronto.model"), 0)
+        return int((await consumer.end_offsets([tp])).get(tp) or 0)
     finally:
-        consumer.close()
+        await stop(consumer)
 
 
-def latest_record(settings: Settings) -> bytes | None:
+async def latest_record(settings: Settings) -> bytes | None:
     """The newest `pronto.model` record, or None when nothing was saved yet."""
-    from kafka import KafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer, TopicPartition
 
     topic = settings.topic("pronto.model")
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
-                             enable_auto_commit=False, consumer_timeout_ms=3000,
-                             max_partition_fetch_bytes=64 * 1024 * 1024)  # fmt: skip
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+                                enable_auto_commit=False, fetch_max_bytes=MODEL_FETCH_BYTES,
+                                max_partition_fetch_bytes=MODEL_FETCH_BYTES)  # fmt: skip
+    await consumer.start()
     try:
-        if not consumer.partitions_for_topic(topic):
+        if topic not in await consumer.topics():  # (a start fetches no topic's metadata)
             return None
         tp = TopicPartition(topic, 0)
         consumer.assign([tp])
-        end = consumer.end_offsets([tp])[tp]
+        end = (await consumer.end_offsets([tp]))[tp]
         if end <= 0:
             return None
-        consumer.seek(tp, end - 1)
-        for rec in consumer:
-            return bytes(rec.value)
-        return None
+        consumer.seek(tp, end - 1)  # the last offset of a compacted topic is never compacted
+        rec = await asyncio.wait_for(consumer.getone(tp), READ_TIMEOUT_S)
+        return bytes(rec.value) if rec.value is not None else None
     finally:
-        consumer.close()
+        await stop(consumer)
 
 
-def load_model(settings: Settings) -> tuple[SentimentModel, DriftMonitor]:
-    """The newest saved model from `pronto.model`, or a fresh one learned from the seed corpus."""
+async def load_model(settings: Settings) -> tuple[SentimentModel, DriftMonitor]:
+    """The newest saved model from `pronto.model`, or a fresh one learned from the seed corpus
+    (unpickled or learned in a thread: it takes the CPU for a while)."""
+    value = await latest_record(settings)
+    return await asyncio.get_running_loop().run_in_executor(None, model_of, value)
+
+
+def model_of(value: bytes | None) -> tuple[SentimentModel, DriftMonitor]:
+    """The model and drift monitor of a `pronto.model` record (None: the seeded model)."""
     from pipeline.scoring.drift import DriftMonitor
     from pipeline.scoring.seed_cache import seeded_model
     from pipeline.scoring.sentiment import SentimentModel
 
-    value = latest_record(settings)
     if value is None:
         logger.info("no saved model: starting from the seed corpus")
         return seeded_model(), DriftMonitor()
@@ -81,16 +106,22 @@ def load_model(settings: Settings) -> tuple[SentimentModel, DriftMonitor]:
     return model, DriftMonitor.from_bytes(drift_bytes)
 
 
-def load_snapshot(settings: Settings) -> CompactSnapshot:
-    """The newest saved model's snapshot, or the seeded model's (without river when the snapshot
-    is saved, or cached on this machine), in the compact form that ingest keeps."""
-    return _latest_snapshot(settings).compact()
+async def load_snapshot(settings: Settings) -> CompactSnapshot:
+    """The newest saved model's snapshot, or the seeded model's, in the compact form that
+    ingest keeps (decoded in a thread)."""
+    value = await latest_record(settings)
+    return await asyncio.get_running_loop().run_in_executor(None, snapshot_of, value)
 
 
-def _latest_snapshot(settings: Settings) -> SentimentSnapshot:
+def snapshot_of(value: bytes | None) -> CompactSnapshot:
+    """The compact snapshot of a `pronto.model` record (without river when the record holds
+    one, or the seeded model's is cached on this machine)."""
+    return _snapshot_of(value).compact()
+
+
+def _snapshot_of(value: bytes | None) -> SentimentSnapshot:
     from pipeline.scoring.seed_cache import seeded_snapshot
 
-    value = latest_record(settings)
     if value is None:
         return seeded_snapshot()
     model_bytes, _, snapshot = decode_model(value)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from kafka.partitioner.default import murmur2
+from aiokafka.partitioner import murmur2  # the Java client's partitioner hash
 
 from pipeline.settings import STAGES, Settings
 

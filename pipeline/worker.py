@@ -52,7 +52,8 @@ def run_worker(settings: Settings | None = None, stages: str | None = None) -> i
     if chosen is None:
         ensure_topics(settings, PROCESSES)
         exec_supervisor(child_processes(settings), settings.log_level, settings.log_json)
-    ensure_topics(settings, (chosen,))
+    if not settings.topics_ready:  # a process of the supervised worker: its topics exist
+        ensure_topics(settings, (chosen,))
     return run_stages(settings, chosen)
 
 
@@ -103,6 +104,9 @@ def child_processes(settings: Settings) -> list[Child]:
     for stages in PROCESSES:
         name = "alert" if "alert" in stages else next(iter(stages))
         env = {**base, "PRONTO_STAGES": ",".join(s for s in STAGES if s in stages)}
+        # The topics exist (made above, before exec): the child imports no admin client
+        # (kafka-python, about 7 MB that it would hold for its whole life).
+        env["PRONTO_TOPICS_READY"] = "true"
         env["PRONTO_NICE_WHEN_READY"] = str(NICE.get(name, 0))
         if name == "web":
             env["PRONTO_PEERS"] = peers

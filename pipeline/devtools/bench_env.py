@@ -398,6 +398,9 @@ class Offsets:
         parts = self._consumer.partitions_for_topic(topic) or set()
         return [TopicPartition(topic, p) for p in sorted(parts)]
 
+    def topics(self) -> set[str]:
+        return set(self._consumer.topics())
+
     def end(self, topic: str) -> int:
         """Records in `topic` (sum of the partitions' end offsets)."""
         tps = self._parts(topic)

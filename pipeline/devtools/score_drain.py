@@ -101,12 +101,21 @@ def drain(broker: str, work: Path, n: int, locations: int, profile_s: float,
                 for k, c0 in others_cpu0.items()
             }
         r.update(rss_trend([*rss, (done, w.rss_mb())]))
+        r["records_by_topic"] = written(offsets, prefix)
         if spy is not None:
             spy.wait(60)
     finally:
         offsets.close()
         w.stop()
     return r
+
+
+def written(offsets: env_.Offsets, prefix: str) -> dict[str, int]:
+    """Records in each of the run's topics (changelogs included): what each feedback cost
+    the broker, in records."""
+    topics = sorted(t for t in offsets.topics() if t.startswith(prefix))
+    counts = {t.removeprefix(prefix): offsets.end(t) for t in topics}
+    return {t: n for t, n in counts.items() if n}
 
 
 def rss_trend(samples: list[tuple[int, float]]) -> dict[str, Any]:

@@ -47,13 +47,12 @@ def register_tasks(ctx: Pronto) -> None:
         from pipeline.memory import release_free_memory
         from pipeline.model_store import latest_offset, load_snapshot
 
-        loop = asyncio.get_running_loop()
         loaded_at = -1
         while True:
             try:
-                end = await loop.run_in_executor(None, latest_offset, ctx.settings)
+                end = await latest_offset(ctx.settings)
                 if end != loaded_at:
-                    snapshot = await loop.run_in_executor(None, load_snapshot, ctx.settings)
+                    snapshot = await load_snapshot(ctx.settings)
                     ctx.snapshot, loaded_at = snapshot, end
                     del snapshot
                     release_free_memory()  # the replaced snapshot and the record's bytes

@@ -136,8 +136,7 @@ def register(ctx: Pronto) -> None:
     async def restore_model() -> None:
         if ready.is_set():
             return
-        loop = asyncio.get_running_loop()
-        install(*await loop.run_in_executor(None, load_model, ctx.settings))
+        install(*await load_model(ctx.settings))
 
     @app.timer(s.model_save_interval_s)
     async def save_model() -> None:

@@ -114,7 +114,7 @@ def test_learning_the_seed_caches_its_snapshot_too(tmp_path: Path, monkeypatch: 
     assert snapshot.exists()
 
 
-def test_a_record_without_a_snapshot_still_gives_one(monkeypatch: Any) -> None:
+def test_a_record_without_a_snapshot_still_gives_one() -> None:
     """A model saved by the previous release (format 2) is read through river."""
     model = few_shot()
     old = model_store.MODEL_FORMAT_2 + __import__("zlib").compress(
@@ -122,6 +122,5 @@ def test_a_record_without_a_snapshot_still_gives_one(monkeypatch: Any) -> None:
     )
     new = model_store.encode_model(model.to_bytes(), b"drift", 3, model.snapshot().to_bytes())
     for value in (old, new):
-        monkeypatch.setattr(model_store, "latest_record", lambda settings, v=value: v)
-        snapshot = model_store.load_snapshot(None)  # type: ignore[arg-type]
+        snapshot = model_store.snapshot_of(value)
         assert snapshot.predict("muy malo") == model.predict("muy malo")
