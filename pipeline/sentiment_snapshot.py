@@ -30,6 +30,7 @@ import math
 import pickle
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -114,15 +115,25 @@ def idf_table(dfs: dict[Any, int], n: int) -> dict[Any, float]:
     return {term: idf(df, n) for term, df in dfs.items()}
 
 
-def tfidf(terms: list[Any], idf: dict[Any, float], unseen_idf: float) -> dict[Any, float]:
-    """river's `TFIDF.transform_one` (normalize=True), from precomputed idfs."""
+def tfidf(terms: list[Any], idf_of: Callable[[Any], float]) -> dict[Any, float]:
+    """river's `TFIDF.transform_one` (normalize=True), from precomputed idfs (`idf_of(term)`)."""
     counts = Counter(terms)
     n_terms = sum(counts.values())
-    out: dict[Any, float] = {}
-    for term, count in counts.items():
-        out[term] = count / n_terms * idf.get(term, unseen_idf)
+    out = {term: count / n_terms * idf_of(term) for term, count in counts.items()}
     norm = math.sqrt(sum(v**2 for v in out.values()))
     return {term: v / norm for term, v in out.items()}
+
+
+def features(text: str, char_idf_of: Callable[[Any], float],
+             word_idf_of: Callable[[Any], float]) -> dict[Any, float]:  # fmt: skip
+    """The river pipeline's input to its classifier, for `text`: the lexicon's features, then
+    the characters' and the words' tf-idf, in the order its union merges them."""
+    norm = normalize(text)
+    x: dict[Any, float] = {}
+    x.update(lexicon_features(norm))
+    x.update(tfidf(char_tokens(norm), char_idf_of))
+    x.update(tfidf(word_ngrams(word_tokens(norm)), word_idf_of))
+    return x
 
 
 def dot(x: dict[Any, float], y: dict[Any, float]) -> float:
@@ -157,12 +168,9 @@ class SentimentSnapshot:
 
     def features(self, text: str) -> dict[Any, float]:
         """The river pipeline's input to its classifier, for `text`."""
-        norm = normalize(text)
-        x: dict[Any, float] = {}
-        x.update(lexicon_features(norm))
-        x.update(tfidf(char_tokens(norm), self.char_idf, self.char_unseen_idf))
-        x.update(tfidf(word_ngrams(word_tokens(norm)), self.word_idf, self.word_unseen_idf))
-        return x
+        chars, words = self.char_idf, self.word_idf
+        return features(text, lambda t: chars.get(t, self.char_unseen_idf),
+                        lambda t: words.get(t, self.word_unseen_idf))  # fmt: skip
 
     def predict(self, text: str, lang: str = "") -> Prediction:
         """Class probabilities for `text`, as `SentimentModel.predict` gives them."""
@@ -254,27 +262,21 @@ class CompactSnapshot:
                    orders, column(s.word_idf), s.word_unseen_idf, column(s.char_idf),
                    s.char_unseen_idf)  # fmt: skip
 
-    def _tfidf(self, terms: list[Any], idf: array[float], unseen: float) -> dict[Any, float]:
-        """`tfidf`, reading the idfs from the array."""
-        counts = Counter(terms)
-        n_terms = sum(counts.values())
+    def _idf_of(self, idf: array[float], unseen: float) -> Callable[[Any], float]:
+        """A term's idf, read from the array (`unseen` for a term it does not hold)."""
         index = self.index
-        out: dict[Any, float] = {}
-        for term, count in counts.items():
+
+        def idf_of(term: Any) -> float:
             pos = index.get(term)
             value = unseen if pos is None else idf[pos]
-            out[term] = count / n_terms * (unseen if value != value else value)
-        norm = math.sqrt(sum(v**2 for v in out.values()))
-        return {term: v / norm for term, v in out.items()}
+            return unseen if value != value else value  # NaN: absent
+
+        return idf_of
 
     def features(self, text: str) -> dict[Any, float]:
         """`SentimentSnapshot.features`."""
-        norm = normalize(text)
-        x: dict[Any, float] = {}
-        x.update(lexicon_features(norm))
-        x.update(self._tfidf(char_tokens(norm), self.char_idf, self.char_unseen_idf))
-        x.update(self._tfidf(word_ngrams(word_tokens(norm)), self.word_idf, self.word_unseen_idf))
-        return x
+        return features(text, self._idf_of(self.char_idf, self.char_unseen_idf),
+                        self._idf_of(self.word_idf, self.word_unseen_idf))  # fmt: skip
 
     def _dot(self, c: int, x: dict[Any, float]) -> float:
         """`dot(weights of class c, x)`, summed in river's order."""
