@@ -154,7 +154,8 @@ def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES
         datadir=str(datadir),
         store="memory://",  # the default; the score stage's tables choose their own
         autodiscover=False,
-        web_enabled=True,
+        # Faust's web server (aiohttp) where the web stage runs; elsewhere `web/internal.py`.
+        web_enabled="web" in stages,
         web_port=settings.web_port,
         web_bind=settings.web_host,
         web_host=settings.web_host,
@@ -193,7 +194,6 @@ def build(
     """Build the pipeline's `stages` (default: all of them, in one app): their topics, tables,
     agents, timers and web routes."""
     from pipeline import lag, mirrors, priority, recovery_watch
-    from pipeline.web import routes as web_routes
 
     settings = settings or Settings()
     stages = frozenset(STAGES) if stages is None else stages
@@ -251,21 +251,41 @@ def build(
     recovery_watch.register(ctx)
     priority.register(ctx)
 
-    def on_webserver_init(web: Any) -> None:
-        router = web.web_app.router
-        if "web" in stages:
+    if "web" in stages:
+
+        def on_webserver_init(web: Any) -> None:
             from pipeline.ingest import routes as ingest_routes
+            from pipeline.web import routes as web_routes
 
+            router = web.web_app.router
             ingest_routes.register(ctx, router)
-        web_routes.register(ctx, router)
+            web_routes.register(ctx, router)
 
-    app.on_webserver_init = on_webserver_init  # type: ignore[method-assign]
+        app.on_webserver_init = on_webserver_init  # type: ignore[method-assign]
+    else:
+        register_internal_endpoint(ctx)
     if not settings.verify_signatures:
         logger.warning(
             "!!! PRONTO_VERIFY_SIGNATURES=false: Twilio signatures are NOT checked. "
             "Anyone can post fake SMS. Use this for local development only. !!!"
         )
     return ctx
+
+
+def register_internal_endpoint(ctx: Pronto) -> None:
+    """A process without the web stage answers /healthz, /readyz, /metrics and the score
+    stage's views on its port (`web/internal.py`), from its start to its stop."""
+
+    @ctx.app.task
+    async def internal_endpoint() -> None:
+        from pipeline.web import internal
+
+        s = ctx.settings
+        server = await internal.serve(ctx, s.web_host, s.web_port)
+        try:
+            await server.serve_forever()
+        finally:
+            server.close()
 
 
 def check_tables(ctx: Pronto) -> list[str]:

@@ -47,7 +47,7 @@ def register(ctx: Pronto) -> None:
     step = ctx.settings.nice_when_ready
     if step <= 0:
         return
-    from pipeline.web.routes import is_ready
+    from pipeline.web.local import is_ready
 
     @ctx.app.task
     async def lower_priority_when_ready() -> None:

@@ -12,14 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from pipeline import mirrors
+from pipeline.web import local
 from pipeline.web.metrics_merge import merge_expositions
 
 if TYPE_CHECKING:
@@ -28,31 +26,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PEER_TIMEOUT_S = 5.0
-
-
-def is_ready(ctx: Pronto) -> tuple[bool, str]:
-    """Ready once this process has its partitions, its tables are recovered, the model is
-    loaded and the keyed stores have caught up."""
-    app = ctx.app
-    consumes = bool(ctx.stages & {"score", "alert", "notify"})
-    recovery = app.tables.recovery  # type: ignore[attr-defined]
-    # Faust keeps `rebalancing` set until the tables are recovered: ask about recovery first,
-    # or a long replay reads as a long rebalance.
-    if consumes and recovery.in_recovery:
-        return False, "recovering tables"
-    if app.rebalancing:
-        return False, "rebalancing"
-    if consumes and not recovery.completed.is_set():
-        return False, "joining the group"  # no partitions yet: nothing to recover from
-    if consumes and not app.consumer.assignment():
-        return False, "no partitions assigned"
-    if ctx.stages & {"score", "web"} and not ctx.model_ready:
-        return False, "loading the model"
-    if "web" in ctx.stages and not ctx.lang_ready:
-        return False, "loading the language detector"
-    if not mirrors.caught_up(ctx):
-        return False, "loading opt-outs and alerts"
-    return True, "ready"
 
 
 class Peers:
@@ -104,53 +77,42 @@ def register(ctx: Pronto, router: Any) -> None:
     async def close_peers(sender: Any, **kwargs: Any) -> None:
         await peers.close()  # else every stop logs "Unclosed client session" at ERROR
 
+    def reply(r: local.Reply) -> web.Response:
+        status, content_type, body = r
+        return web.Response(body=body, status=status, headers={"Content-Type": content_type})
+
     async def healthz(_: web.Request) -> web.Response:
-        return web.json_response(
-            {"status": "ok", "uptime_s": round(time.time() - ctx.started_at, 1)}
-        )
+        return reply(local.healthz(ctx))
 
     async def readyz(_: web.Request) -> web.Response:
-        ok, why = is_ready(ctx)
+        ok, why = local.is_ready(ctx)
         if ok and peers.urls:
             ok, why = await peers.ready()
-        return web.json_response({"ready": ok, "reason": why}, status=200 if ok else 503)
+        return reply(local.json_reply({"ready": ok, "reason": why}, 200 if ok else 503))
 
     async def metrics(_: web.Request) -> web.Response:
-        body = generate_latest(ctx.registry)
+        status, content_type, body = local.metrics(ctx)
         if peers.urls:
             body = merge_expositions([body.decode(), *await peers.metrics()])
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return reply((status, content_type, body))
 
-    async def scores(_: web.Request) -> web.Response:
-        if "score" in ctx.stages:
-            from pipeline.scoring.scores_view import ScoresUnavailable, current_scores
+    def from_score_stage(path: str) -> Any:
+        async def view(_: web.Request) -> web.Response:
+            mine = local.PATHS[path](ctx)
+            if mine is not None:
+                return reply(mine)
+            if "score" not in peers.urls:
+                return reply(local.NO_SCORE_STAGE)
+            status, body = await peers.get("score", path)
+            return reply((status, local.JSON, body))
 
-            try:
-                return web.json_response(current_scores(ctx, time.time()))
-            except ScoresUnavailable as e:  # never zeros for scores it cannot read now
-                return web.json_response({"error": f"scores unavailable: {e}"}, status=503)
-        if "score" not in peers.urls:
-            return web.json_response({"error": "no score stage in this worker"}, status=404)
-        status, body = await peers.get("score", "/api/v1/scores")
-        return web.Response(body=body, status=status, content_type="application/json")
+        return view
 
+    scores = from_score_stage("/api/v1/scores")
+    themes = from_score_stage("/api/v1/themes")
     router.add_get("/healthz", healthz)
     router.add_get("/readyz", readyz)
     router.add_get("/metrics", metrics)
-
-    async def themes(_: web.Request) -> web.Response:
-        if "score" in ctx.stages and ctx.themes is not None:
-            from pipeline.scoring.scores_view import ScoresUnavailable
-
-            try:
-                return web.json_response(ctx.themes.current(time.time()))
-            except ScoresUnavailable as e:
-                return web.json_response({"error": f"themes unavailable: {e}"}, status=503)
-        if "score" not in peers.urls:
-            return web.json_response({"error": "no score stage in this worker"}, status=404)
-        status, body = await peers.get("score", "/api/v1/themes")
-        return web.Response(body=body, status=status, content_type="application/json")
-
     router.add_get("/api/v1/scores", scores)
     router.add_get("/api/v1/themes", themes)
     if "web" in ctx.stages:
