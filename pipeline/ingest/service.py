@@ -9,12 +9,12 @@ import asyncio
 import json
 import logging
 import time
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pipeline.config import UNKNOWN_LOCATION, Location
 from pipeline.ingest.publish import KafkaUnavailable, publish
 from pipeline.ingest.ratelimit import RateLimiter
+from pipeline.ingest.recent import RecentIds
 from pipeline.ingest.triage import annotate, asks_first, urgent_copy
 from pipeline.records import Feedback, ScoredFeedback
 
@@ -40,7 +40,7 @@ class Ingest:
         self.ctx = ctx
         s = ctx.settings
         self.limiter = RateLimiter(s.rate_limit_per_min, burst=max(5, s.rate_limit_per_min // 3))
-        self._done: OrderedDict[str, Stored] = OrderedDict()  # feedback id -> recently stored
+        self._done = RecentIds()  # feedback id -> whether it was a complaint, for retries
         self._inflight: dict[str, asyncio.Future[Stored]] = {}
         self.optouts = ctx.optouts
         self.alerts = ctx.alert_index
@@ -85,9 +85,10 @@ class Ingest:
         first and returns the same answer.
         """
         ref = str(fb.meta.get("ref", ""))
-        if fb.id in self._done:
+        complaint = self._done.get(fb.id)
+        if complaint is not None:
             self.ctx.metrics.feedback_rejected.labels("duplicate").inc()
-            return self._done[fb.id]
+            return Stored(ref, complaint)
         pending = self._inflight.get(fb.id)
         if pending is not None:
             self.ctx.metrics.feedback_rejected.labels("duplicate").inc()
@@ -113,9 +114,7 @@ class Ingest:
             self._inflight.pop(fb.id, None)
         stored = Stored(ref, urgent is not None and not asks_first(fb))
         fut.set_result(stored)
-        self._done[fb.id] = stored
-        if len(self._done) > 100_000:
-            self._done.popitem(last=False)
+        self._done.add(fb.id, stored.complaint, time.time())
         self.ctx.metrics.feedback_received.labels(fb.channel, fb.location_id).inc()
         self.ctx.metrics.ingest_seconds.labels(fb.channel).observe(time.time() - fb.received_at)
         logger.info(
