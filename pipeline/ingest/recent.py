@@ -6,7 +6,7 @@ told to (connection overrides), a browser resubmits a form at once, an API clien
 for seconds. Ids are kept for `RETRY_HORIZON_S`, in buckets of a tenth of it (a whole
 bucket expires at once), and never more than `LIMIT`. A retry later than that is stored
 again under the same id, and the stages downstream count and page it once (the score stage's
-dedupe, the alert desk's handled ids: both keep ids for 15 minutes).
+dedupe keeps ids for 15 minutes, the alert desk's handled ids for an hour).
 
 Each id holds one bool (whether it was a complaint): its reference derives from the id.
 100,000 ids take 12.5 MB here (8.7 of them the ids themselves), against 21 MB as the ordered
