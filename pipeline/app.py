@@ -271,8 +271,6 @@ def build(
             web_routes.register(ctx, router)
 
         app.on_webserver_init = on_webserver_init  # type: ignore[method-assign]
-    else:
-        register_internal_endpoint(ctx)
     if not settings.verify_signatures:
         logger.warning(
             "!!! PRONTO_VERIFY_SIGNATURES=false: Twilio signatures are NOT checked. "
@@ -281,20 +279,20 @@ def build(
     return ctx
 
 
-def register_internal_endpoint(ctx: Pronto) -> None:
+def start_internal_endpoint(ctx: Pronto) -> None:
     """A process without the web stage answers /healthz, /readyz, /metrics and the score
-    stage's views on its port (`web/internal.py`), from its start to its stop."""
+    stage's views on its port (`web/internal.py`). Started on the loop before Faust starts
+    (Faust starts an app's tasks only once its tables are recovered), so that /readyz says
+    "recovering tables" while they are."""
+    from pipeline.web import internal
 
-    @ctx.app.task
-    async def internal_endpoint() -> None:
-        from pipeline.web import internal
+    s = ctx.settings
+    loop = ctx.app.loop
+    server = loop.run_until_complete(internal.serve(ctx, s.web_host, s.web_port))
 
-        s = ctx.settings
-        server = await internal.serve(ctx, s.web_host, s.web_port)
-        try:
-            await server.serve_forever()
-        finally:
-            server.close()
+    @ctx.app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def close_internal_endpoint(sender: Any, **kwargs: Any) -> None:
+        server.close()
 
 
 def check_tables(ctx: Pronto) -> list[str]:

@@ -67,10 +67,12 @@ def run_stages(settings: Settings, stages: frozenset[str]) -> int:
         mode.loop.use("uvloop")
     import faust
 
-    from pipeline.app import build, check_tables
+    from pipeline.app import build, check_tables, start_internal_endpoint
 
     ctx = build(settings, stages=stages)
     check_tables(ctx)
+    if "web" not in stages:  # the web stage's routes come with Faust's web server
+        start_internal_endpoint(ctx)
     worker = faust.Worker(ctx.app, loglevel=settings.log_level.lower(), quiet=True,
                           redirect_stdouts=False, override_logging=False)  # fmt: skip
     names = ",".join(s for s in STAGES if s in stages)
