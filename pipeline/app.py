@@ -136,7 +136,7 @@ def table_url(store: str, table: str) -> str:
     return f"{store.split(':', 1)[0]}:{table}"
 
 
-MAX_POLL_RECORDS = 1_000  # records one poll decodes and hands to Faust, at most
+MAX_POLL_RECORDS = 1_000  # records one poll of the score process decodes, at most
 
 
 def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES)) -> faust.App:
@@ -183,8 +183,9 @@ def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES
         # Faust then queues past its buffers' bounds. Under a backlog the score process held
         # some 40,000 decoded records (about 14 MB, tracemalloc); the rest of a fetch now waits
         # in aiokafka as the bytes it came in. `score_drain --stages worker`, 60,000 records:
-        # 1,232/s and 171 MB for the score process, against 1,066/s and 181 MB.
-        broker_max_poll_records=MAX_POLL_RECORDS,
+        # 1,232/s and 171 MB for the score process, against 1,066/s and 181 MB. The score
+        # process only: elsewhere a poll's limit could leave a complaint for the next poll.
+        broker_max_poll_records=MAX_POLL_RECORDS if batched else None,
         # A killed worker's partitions move within seconds, not the default minute.
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 4),
