@@ -10,10 +10,12 @@ and its drift monitor (pickles, for the score stage), and the model's read-only 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 import zlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from pipeline.sentiment_snapshot import CompactSnapshot, SentimentSnapshot
@@ -46,30 +48,36 @@ async def stop(consumer: Any) -> None:
             raise
 
 
-async def latest_offset(settings: Settings) -> int:
-    """The end offset of `pronto.model` (0: nothing saved yet): a cheap "has it changed?"."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+@contextlib.asynccontextmanager
+async def model_consumer(settings: Settings, **config: Any) -> AsyncIterator[Any]:
+    """A started aiokafka consumer with no group, for reading `pronto.model`; stopped after."""
+    from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
-                                enable_auto_commit=False)  # fmt: skip
+                                enable_auto_commit=False, **config)  # fmt: skip
     await consumer.start()
     try:
-        tp = TopicPartition(settings.topic("pronto.model"), 0)
-        return int((await consumer.end_offsets([tp])).get(tp) or 0)
+        yield consumer
     finally:
         await stop(consumer)
 
 
+async def latest_offset(settings: Settings) -> int:
+    """The end offset of `pronto.model` (0: nothing saved yet): a cheap "has it changed?"."""
+    from aiokafka import TopicPartition
+
+    async with model_consumer(settings) as consumer:
+        tp = TopicPartition(settings.topic("pronto.model"), 0)
+        return int((await consumer.end_offsets([tp])).get(tp) or 0)
+
+
 async def latest_record(settings: Settings) -> bytes | None:
     """The newest `pronto.model` record, or None when nothing was saved yet."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import TopicPartition
 
     topic = settings.topic("pronto.model")
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
-                                enable_auto_commit=False, fetch_max_bytes=MODEL_FETCH_BYTES,
-                                max_partition_fetch_bytes=MODEL_FETCH_BYTES)  # fmt: skip
-    await consumer.start()
-    try:
+    async with model_consumer(settings, fetch_max_bytes=MODEL_FETCH_BYTES,
+                              max_partition_fetch_bytes=MODEL_FETCH_BYTES) as consumer:  # fmt: skip
         if topic not in await consumer.topics():  # (a start fetches no topic's metadata)
             return None
         tp = TopicPartition(topic, 0)
@@ -80,8 +88,6 @@ async def latest_record(settings: Settings) -> bytes | None:
         consumer.seek(tp, end - 1)  # the last offset of a compacted topic is never compacted
         rec = await asyncio.wait_for(consumer.getone(tp), READ_TIMEOUT_S)
         return bytes(rec.value) if rec.value is not None else None
-    finally:
-        await stop(consumer)
 
 
 async def load_model(settings: Settings) -> tuple[SentimentModel, DriftMonitor]:
