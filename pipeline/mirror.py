@@ -4,74 +4,28 @@ Each one tails a topic from the start (or a time) with its own consumer, outside
 group, and folds every record into a dict. Ingest writes a record to the topic, waits for the
 ack, and applies it locally at once, so the worker that took the request honours it at once.
 
-A mirror read from a time (the alert index: the last 7 days) also forgets, while it runs, what
-was last written longer ago than that: a worker that runs for a month holds a week, as one
-that just started does, not everything since its start.
+A mirror read from a time (the alert index: the last 7 days) keeps its state on disk
+(`disk_state.DiskState`), and forgets, while it runs, what was last written longer ago than
+that: a worker that runs for a month holds a week, as one that just started does, not
+everything since its start, and in a few MB of memory however busy the week was.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import orjson
 
+from pipeline.disk_state import DiskState
+
 logger = logging.getLogger(__name__)
 
 EXPIRE_EVERY_S = 60.0
-
-
-class ExpiringState(dict[str, Any]):
-    """A dict whose keys are forgotten `horizon_s` after their last write. A write is dated
-    `written_at` (the record being folded), else now.
-
-    >>> st = ExpiringState(horizon_s=10)
-    >>> st.written_at = 100.0
-    >>> st["a"] = 1
-    >>> st.written_at = 105.0
-    >>> st["b"] = 2
-    >>> st.written_at = 106.0
-    >>> st["a"] = 3  # written again: its age starts over
-    >>> st.expire(now=115.5), dict(st)
-    (1, {'a': 3})
-    >>> st.expire(now=200.0), dict(st)
-    (1, {})
-    """
-
-    def __init__(self, horizon_s: float) -> None:
-        super().__init__()
-        self.horizon_s = horizon_s
-        self.written_at: float | None = None
-        self._written: dict[str, float] = {}  # key -> when, oldest write first
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        super().__setitem__(key, value)
-        self._written.pop(key, None)
-        self._written[key] = self.written_at if self.written_at is not None else time.time()
-
-    def __delitem__(self, key: str) -> None:
-        super().__delitem__(key)
-        self._written.pop(key, None)
-
-    def pop(self, key: str, *default: Any) -> Any:
-        self._written.pop(key, None)
-        return super().pop(key, *default)
-
-    def expire(self, now: float) -> int:
-        """Forget the keys last written before `now - horizon_s`; returns how many. Writes
-        come nearly in time order (records of several partitions interleave), so it stops at
-        the first newer one; an older one behind it goes at a later call."""
-        cutoff = now - self.horizon_s
-        gone = 0
-        for key, at in list(self._written.items()):
-            if at >= cutoff:
-                break
-            del self[key]
-            gone += 1
-        return gone
 
 
 class TopicMirror:
@@ -81,21 +35,21 @@ class TopicMirror:
         self,
         topic: str,
         bootstrap: str,
-        apply: Callable[[dict[str, Any], str, dict[str, Any]], None],
+        apply: Callable[[MutableMapping[str, Any], str, dict[str, Any]], None],
         since_s: float | None = None,
     ) -> None:
         self.topic = topic
         self.bootstrap = bootstrap
         self.apply = apply
         self.since_s = since_s
-        self.state: dict[str, Any] = {} if since_s is None else ExpiringState(since_s)
+        self.state: MutableMapping[str, Any] = {} if since_s is None else DiskState(since_s)
         self.caught_up = asyncio.Event()
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._consumer: Any = None
 
     def fold(self, key: str, value: bytes | dict[str, Any], at: float | None = None) -> None:
         """Apply one record (written `at`, epoch seconds; None: now)."""
-        if isinstance(self.state, ExpiringState):
+        if isinstance(self.state, DiskState):
             self.state.written_at = at
         try:
             # orjson: a restart replays a week of alert events through here.
@@ -107,6 +61,12 @@ class TopicMirror:
             self.apply(self.state, key, doc)
             for listener in list(self.listeners):
                 listener(key, doc)
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Fold a batch of records in one write (a transaction on disk)."""
+        if isinstance(self.state, DiskState):
+            return self.state.batch()
+        return contextlib.nullcontext()
 
     async def run(self) -> None:
         from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -148,12 +108,13 @@ class TopicMirror:
             expired_at = time.monotonic()
             while True:
                 batch = await consumer.getmany(timeout_ms=500, max_records=5000)
-                for _tp, records in batch.items():
-                    for rec in records:
-                        key = rec.key.decode() if rec.key else ""
-                        if rec.value is not None:
-                            self.fold(key, rec.value, rec.timestamp / 1000)
-                if (isinstance(self.state, ExpiringState)
+                with self.batch():
+                    for _tp, records in batch.items():
+                        for rec in records:
+                            key = rec.key.decode() if rec.key else ""
+                            if rec.value is not None:
+                                self.fold(key, rec.value, rec.timestamp / 1000)
+                if (isinstance(self.state, DiskState)
                         and time.monotonic() - expired_at >= EXPIRE_EVERY_S):  # fmt: skip
                     expired_at = time.monotonic()
                     if gone := self.state.expire(time.time()):
@@ -167,7 +128,7 @@ class TopicMirror:
             await consumer.stop()
 
 
-def apply_optout(state: dict[str, Any], key: str, doc: dict[str, Any]) -> None:
+def apply_optout(state: MutableMapping[str, Any], key: str, doc: dict[str, Any]) -> None:
     """customer_ref -> opted out? (the newest record wins)."""
     ref = doc.get("customer_ref") or key
     if ref:

@@ -6,7 +6,8 @@ import json
 import time
 
 from pipeline.alert_index import alert_of, alert_ref, apply_alert_event, last_paged, summary_of
-from pipeline.mirror import ExpiringState, TopicMirror, apply_optout
+from pipeline.disk_state import DiskState
+from pipeline.mirror import TopicMirror, apply_optout
 
 WEEK = 7 * 86400
 
@@ -23,7 +24,7 @@ def test_the_alert_index_forgets_alerts_older_than_its_window() -> None:
     now = time.time()
     index.fold("loc-1", event("OLD1"), at=now - WEEK - 3600)
     index.fold("loc-1", event("NEW1", recipient="bob@loc-1"), at=now - 60)
-    assert isinstance(index.state, ExpiringState)
+    assert isinstance(index.state, DiskState)
     assert index.state.expire(now) == 3  # OLD1 itself, its feedback reference, Ana's last page
     assert not [k for k in index.state if "OLD1" in k or k == "sup:ana@loc-1"]
     assert alert_of(index.state, "OLD1") is None and last_paged(index.state, "ana@loc-1") == ""
@@ -50,7 +51,7 @@ def test_a_key_written_again_is_kept() -> None:
 def test_opt_outs_are_never_forgotten() -> None:
     optouts = TopicMirror("customers.optouts", "unused:9092", apply_optout)
     optouts.fold("c1", {"customer_ref": "c1", "opted_out": True}, at=0.0)
-    assert not isinstance(optouts.state, ExpiringState)
+    assert not isinstance(optouts.state, DiskState)
     assert optouts.state == {"c1": True}
 
 
