@@ -7,6 +7,11 @@ over the run (the figure a busy shared host blurs least), and the answers' statu
 `--profile web|score|alert` records that process with py-spy into `--out` meanwhile (only
 the thread holding the GIL: what costs CPU, not what waits).
 `--code DIR` runs the worker from another source tree, as `pronto bench --worker-code` does.
+
+It also samples each process's RSS every `RSS_EVERY_S` over the run and fits its growth per
+100k webhooks over the second half: run it for minutes (`--rate 400 --seconds 480`: 192,000
+webhooks) to see whether memory levels off, past the windows that fill in the bench's short
+saturation run (ingest's two minutes of recent ids).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 import uuid
@@ -28,6 +34,7 @@ from typing import Any
 from pipeline.config import parse_venues
 from pipeline.devtools import bench_env as env_
 from pipeline.devtools import bench_load as load
+from pipeline.devtools import bench_stats as st
 from pipeline.devtools.bench import ACCOUNT_SID
 from pipeline.devtools.bench_phases import hotspots
 from pipeline.devtools.twilio_standin import TwilioStandin
@@ -36,12 +43,54 @@ from pipeline.settings import PROCESSES, Settings
 from pipeline.topics import ensure_topics
 
 PROCESS_NAMES = ("web", "score", "alert")
+RSS_EVERY_S = 5.0
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of `pid` so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class RssSampler(threading.Thread):
+    """Each process's RSS every `RSS_EVERY_S` while the webhooks go out, against how many
+    were due by then (`rate` x seconds)."""
+
+    def __init__(self, worker: env_.WorkerProc, rate: float) -> None:
+        super().__init__(daemon=True)
+        self.worker, self.rate = worker, rate
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        t0 = time.monotonic()
+        while not self._halt.wait(RSS_EVERY_S):
+            self.samples.append(((time.monotonic() - t0) * self.rate, self.worker.rss_by_process()))
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+    def summary(self) -> dict[str, Any]:
+        """RSS at the start, the middle and the end, and each process's fitted growth per
+        100k webhooks over the second half (with its standard error)."""
+        if len(self.samples) < 8:
+            return {}
+        half = self.samples[len(self.samples) // 2 :]
+        xs = [x for x, _ in half]
+        names = list(half[-1][1])
+        growth, stderr = {}, {}
+        for name in names:
+            ys = [by.get(name, 0.0) for _, by in half]
+            growth[name] = round(st.slope(xs, ys) * 100_000, 1)
+            stderr[name] = round(st.slope_stderr(xs, ys) * 100_000, 1)
+        marks = (self.samples[0], self.samples[len(self.samples) // 2], self.samples[-1])
+        return {
+            "rss_mb_at": {str(int(x)): round(sum(by.values()), 1) for x, by in marks},
+            "rss_by_process_mb_at": {str(int(x)): by for x, by in marks},
+            "rss_growth_2nd_half_mb_per_100k": growth,
+            "rss_growth_2nd_half_stderr": stderr,
+        }
 
 
 def probe(work: Path, rate: float, seconds: float, locations: int, profile: str | None,
@@ -81,7 +130,10 @@ def probe(work: Path, rate: float, seconds: float, locations: int, profile: str 
                                     str(pids[profile]), "-f", "raw", "-o", str(out),
                                     "--nonblocking", "--gil"], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)  # fmt: skip
+        sampler = RssSampler(w, rate)
+        sampler.start()
         run = asyncio.run(load.paced_webhooks(w.url, venues, rate, seconds, 91, seed=10))
+        sampler.stop()
         time.sleep(3)  # the stages finish what the last webhooks started
         used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
         used_others = {name: cpu_seconds(pid) - before_others[name]
@@ -94,6 +146,7 @@ def probe(work: Path, rate: float, seconds: float, locations: int, profile: str 
             "cpu_ms_per_webhook_total": round(1000 * sum(used.values()) / max(run.sent, 1), 3),
             "box_cpu_ms_per_webhook": {n: round(1000 * c / max(run.sent, 1), 3)
                                        for n, c in used_others.items()},
+            **sampler.summary(),
         }  # fmt: skip
         if spy is not None and out is not None:
             spy.wait(timeout=seconds + 60)
