@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from pipeline import faust_fixes
+from pipeline import faust_fixes, spill_store
 from pipeline.alert_index import folds_for
 from pipeline.config import Venues, load_venues
 from pipeline.metrics import Metrics
@@ -105,20 +105,30 @@ def make_sender(settings: Settings) -> PageSender:
 
 def table_store_url(settings: Settings, stages: frozenset[str]) -> str:
     """The store of the score stage's tables. RocksDB keeps them across restarts, so a restart
-    reads only the changelogs' tail. The other stages' tables stay in memory, rebuilt from their
-    changelogs at each start: a local store survives a SIGKILL that loses the producer's
-    buffer, so it can run ahead of the changelog and of the outputs that went with it; the score
-    stage's values are made for that (each carries the record it last took, and a replay
-    writes it again), the alert desk's are not.
+    reads only the changelogs' tail.
 
     >>> table_store_url(Settings(store="memory"), frozenset({"score"}))
     'memory://'
     >>> table_store_url(Settings(), frozenset({"score"})), table_store_url(Settings(), frozenset({"alert"}))
-    ('rocksdb://', 'memory://')
+    ('rocksdb://', 'spill://')
     """
     if settings.store == "rocksdb" and "score" in stages:
         return "rocksdb://"
-    return "memory://"
+    return default_store_url(settings)
+
+
+def default_store_url(settings: Settings) -> str:
+    """The store of the other stages' tables. They are rebuilt from their changelogs at each
+    start: a local store survives a SIGKILL that loses the producer's buffer, so it can run
+    ahead of the changelog and of the outputs that went with it; the score stage's values are
+    made for that (each carries the record it last took, and a replay writes it again), the
+    alert desk's are not. Rebuilt on disk (`spill_store.py`), not in dicts, unless the
+    settings keep every table in memory.
+
+    >>> default_store_url(Settings()), default_store_url(Settings(store="memory"))
+    ('spill://', 'memory://')
+    """
+    return "memory://" if settings.store == "memory" else "spill://"
 
 
 def table_url(store: str, table: str) -> str:
@@ -145,7 +155,8 @@ def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES
     (home / "faust").mkdir(parents=True, exist_ok=True)
     app_id = settings.app_id_for(stages)
     batched = stages == frozenset({"score"})
-    if table_store_url(settings, stages) != "memory://":
+    spill_store.register()
+    if table_store_url(settings, stages) == "rocksdb://":
         bound_rocksdb(settings.rocksdb_cache_mb, settings.rocksdb_write_buffer_mb)
         # Keyed by the app id, not the port, so that a restart finds its tables again.
         datadir = state_dir(home / "faust", app_id, settings.web_port)
@@ -155,7 +166,7 @@ def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES
         app_id,
         broker=settings.broker or "kafka://127.0.0.1:9092",
         datadir=str(datadir),
-        store="memory://",  # the default; the score stage's tables choose their own
+        store=default_store_url(settings),  # the score stage's tables choose their own
         autodiscover=False,
         # Faust's web server (aiohttp) where the web stage runs; elsewhere `web/internal.py`.
         web_enabled="web" in stages,
@@ -304,7 +315,7 @@ def check_tables(ctx: Pronto) -> list[str]:
 
     s = ctx.settings
     app_id = s.app_id_for(ctx.stages)
-    if ctx.table_store == "memory://":
+    if ctx.table_store != "rocksdb://":
         return []
     changelogs = {table: f"{app_id}-{table}-changelog" for table in TABLES["score"]}
     tabledir = Path(ctx.app.conf.tabledir)

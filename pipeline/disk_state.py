@@ -1,46 +1,68 @@
-"""A mirror's state kept on disk, for a mirror that keeps a week of a busy topic.
+"""State that a process rebuilds from Kafka at each start, kept on disk instead of in memory.
 
-The alert index (`alert_index.py`) keeps every alert of the last 7 days. In a dict that grew
-with traffic, about 1 KB an alert in the web process: 14 MB per 100k feedback at the bench's
-mix, so 140 MB over 1 M. Here the keys live in a private SQLite database on disk, behind a
-page cache of `cache_kib`: the process holds the same few MB whatever the week holds.
+Two kinds of state grew with traffic in the worker's memory:
+- the alert index (`alert_index.py`), a week of every alert, about 1 KB each in the web
+  process: 30 MB per 100k webhooks at the bench's mix (`paced_probe`, 400/s for 7 minutes);
+- the alert process's tables (`spill_store.py`): every open alert (4 hours when nobody acks
+  it, a day after it is resolved), the pages sent, the ids acted on in the last hour.
+
+Here they live in one private SQLite database per process, behind a page cache of
+`CACHE_KIB`: the process holds the same few MB whatever the week holds.
 
 - The database is SQLite's private temporary one (`connect("")`): its file is unlinked as soon
   as it is opened (in `SQLITE_TMPDIR`, `TMPDIR` or `/var/tmp`) and vanishes with the process,
-  a SIGKILL included. Nothing is to be recovered from it: the mirror reads its topic again at
-  each start.
-- No journal and no fsync: a crash loses nothing that the topic does not hold.
+  a SIGKILL included. Nothing is recovered from it: what it holds is read again from Kafka
+  at each start, as the in-memory dicts were.
+- No journal and no fsync: a crash loses nothing that Kafka does not hold.
 - Each key carries when it was last written (`written_at`, the record being folded, else now),
   and `expire` forgets the keys older than the horizon, exactly, through an index on that time.
-- Values are what SQLite stores as they are: `bytes`, `str`, numbers and None.
+- Values of `bytes`, `str`, `int`, `float` and None are kept as they are; any other (a dict, a
+  list, a bool) as JSON.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import time
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 if TYPE_CHECKING:
     import sqlite3
 
-CACHE_KIB = 2048
+CACHE_KIB = 4096  # the process's page cache, shared by all its states
 GONE: Any = object()  # a key deleted in the batch being written
-UPSERT = (
-    "INSERT INTO kv (k, v, at) VALUES (?, ?, ?) "
-    "ON CONFLICT (k) DO UPDATE SET v = excluded.v, at = excluded.at"
-)
+AS_IS = (bytes, str, int, float, type(None))
+_names = itertools.count(1)
 
-SCHEMA = """
-CREATE TABLE kv (k TEXT PRIMARY KEY, v, at REAL NOT NULL) WITHOUT ROWID;
-CREATE INDEX kv_at ON kv (at);
-"""
+
+@functools.cache
+def shared_db() -> sqlite3.Connection:
+    """The process's database, made at first use: a process that keeps no such state (the
+    score process) opens nothing, nor imports sqlite3."""
+    import sqlite3
+
+    db = sqlite3.connect("", isolation_level=None)
+    db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    db.execute("PRAGMA journal_mode = OFF")
+    db.execute("PRAGMA synchronous = OFF")
+    return db
+
+
+def _encoded(value: Any) -> tuple[Any, int]:
+    """(what SQLite keeps, whether it is JSON)."""
+    if type(value) in AS_IS:
+        return value, 0
+    return orjson.dumps(value), 1
 
 
 class DiskState(MutableMapping[str, Any]):
-    """A str-keyed dict on disk whose keys are forgotten `horizon_s` after their last write.
+    """A str-keyed dict on disk; with `horizon_s`, its keys are forgotten that long after their
+    last write (at `expire`).
 
     >>> st = DiskState(horizon_s=10)
     >>> st.written_at = 100.0
@@ -48,34 +70,40 @@ class DiskState(MutableMapping[str, Any]):
     >>> st.written_at = 105.0
     >>> st["b"] = b"two"
     >>> st.written_at = 106.0
-    >>> st["a"] = 3  # written again: its age starts over
+    >>> st["a"] = {"n": [3]}  # written again: its age starts over
     >>> st.expire(now=115.5), dict(st)
-    (1, {'a': 3})
-    >>> st["open:1"], st["open:2"], st["opens"] = "x", None, "y"
-    >>> list(st.prefixed("open:"))
-    [('open:1', 'x'), ('open:2', None)]
+    (1, {'a': {'n': [3]}})
+    >>> st["open:1"], st["open:2"], st["opens"] = "x", None, True
+    >>> list(st.prefixed("open:")), st["opens"]
+    ([('open:1', 'x'), ('open:2', None)], True)
     >>> st.expire(now=200.0), len(st)
     (4, 0)
     """
 
-    def __init__(self, horizon_s: float, cache_kib: int = CACHE_KIB) -> None:
+    def __init__(self, horizon_s: float | None = None) -> None:
         self.horizon_s = horizon_s
         self.written_at: float | None = None
-        self.cache_kib = cache_kib
         self._pending: dict[str, Any] | None = None  # in a batch: key -> (value, at) or GONE
+        self._table = f"kv{next(_names)}"
+        self._made = False
+        self._statements: dict[str, str] = {}
 
-    @functools.cached_property
+    @property
     def _db(self) -> sqlite3.Connection:
-        """The database, made at first use: a process that never reads the mirror (the score
-        stage's) opens nothing, nor imports sqlite3."""
-        import sqlite3
-
-        db = sqlite3.connect("", isolation_level=None)
-        db.execute(f"PRAGMA cache_size = -{int(self.cache_kib)}")
-        db.execute("PRAGMA journal_mode = OFF")
-        db.execute("PRAGMA synchronous = OFF")
-        db.executescript(SCHEMA)
+        db = shared_db()
+        if not self._made:
+            db.execute(f"CREATE TABLE {self._table} "
+                       "(k TEXT PRIMARY KEY, v, j INTEGER NOT NULL, at REAL NOT NULL) WITHOUT ROWID")  # fmt: skip
+            db.execute(f"CREATE INDEX {self._table}_at ON {self._table} (at)")
+            self._made = True
         return db
+
+    def _sql(self, statement: str) -> str:
+        """`statement` on this state's table (formatted once per statement)."""
+        found = self._statements.get(statement)
+        if found is None:
+            found = self._statements[statement] = statement.replace("{t}", self._table)
+        return found
 
     def _now(self) -> float:
         return self.written_at if self.written_at is not None else time.time()
@@ -85,8 +113,10 @@ class DiskState(MutableMapping[str, Any]):
         if self._pending is not None and key in self._pending:
             pending = self._pending[key]
             return GONE if pending is GONE else pending[0]
-        row = self._db.execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone()
-        return GONE if row is None else row[0]
+        row = self._db.execute(self._sql("SELECT v, j FROM {t} WHERE k = ?"), (key,)).fetchone()
+        if row is None:
+            return GONE
+        return orjson.loads(row[0]) if row[1] else row[0]
 
     def __getitem__(self, key: str) -> Any:
         value = self._read(key)
@@ -102,10 +132,12 @@ class DiskState(MutableMapping[str, Any]):
         return self._read(key) is not GONE
 
     def __setitem__(self, key: str, value: Any) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"DiskState keys are str, not {type(key).__name__}")
         if self._pending is not None:
             self._pending[key] = (value, self._now())
         else:
-            self._db.execute(UPSERT, (key, value, self._now()))
+            self._db.execute(self._sql(UPSERT), (key, *_encoded(value), self._now()))
 
     def __delitem__(self, key: str) -> None:
         self.pop(key)
@@ -113,10 +145,7 @@ class DiskState(MutableMapping[str, Any]):
     def pop(self, key: str, *default: Any) -> Any:
         value = self._read(key)
         if value is not GONE:
-            if self._pending is not None:
-                self._pending[key] = GONE
-            else:
-                self._db.execute("DELETE FROM kv WHERE k = ?", (key,))
+            self.discard(key)
             return value
         if default:
             return default[0]
@@ -127,29 +156,45 @@ class DiskState(MutableMapping[str, Any]):
         if self._pending is not None:
             self._pending[key] = GONE
         else:
-            self._db.execute("DELETE FROM kv WHERE k = ?", (key,))
+            self._db.execute(self._sql("DELETE FROM {t} WHERE k = ?"), (key,))
+
+    def clear(self) -> None:
+        if self._pending is not None:
+            self._pending.clear()
+        self._db.execute(self._sql("DELETE FROM {t}"))
 
     def __iter__(self) -> Iterator[str]:
         self._flush()
-        return iter([k for (k,) in self._db.execute("SELECT k FROM kv ORDER BY k")])
+        return iter([k for (k,) in self._db.execute(self._sql("SELECT k FROM {t} ORDER BY k"))])
 
     def __len__(self) -> int:
         self._flush()
-        return int(self._db.execute("SELECT count(*) FROM kv").fetchone()[0])
+        return int(self._db.execute(self._sql("SELECT count(*) FROM {t}")).fetchone()[0])
+
+    def items(self) -> Any:
+        """All (key, value) pairs, read in one query (a Mapping's default reads them one by
+        one)."""
+        self._flush()
+        rows = self._db.execute(self._sql("SELECT k, v, j FROM {t} ORDER BY k")).fetchall()
+        return [(k, orjson.loads(v) if j else v) for k, v, j in rows]
 
     def prefixed(self, prefix: str) -> Iterator[tuple[str, Any]]:
         """The (key, value) pairs whose key starts with `prefix` (non-empty), in key order."""
         self._flush()
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         rows = self._db.execute(
-            "SELECT k, v FROM kv WHERE k >= ? AND k < ? ORDER BY k", (prefix, upper)
+            self._sql("SELECT k, v, j FROM {t} WHERE k >= ? AND k < ? ORDER BY k"), (prefix, upper)
         ).fetchall()
-        return iter(rows)
+        return iter([(k, orjson.loads(v) if j else v) for k, v, j in rows])
 
     def expire(self, now: float) -> int:
         """Forget the keys last written before `now - horizon_s`; returns how many."""
+        if self.horizon_s is None:
+            return 0
         self._flush()
-        cursor = self._db.execute("DELETE FROM kv WHERE at < ?", (now - self.horizon_s,))
+        cursor = self._db.execute(
+            self._sql("DELETE FROM {t} WHERE at < ?"), (now - self.horizon_s,)
+        )
         return max(cursor.rowcount, 0)
 
     @contextlib.contextmanager
@@ -174,13 +219,20 @@ class DiskState(MutableMapping[str, Any]):
             return
         pending, self._pending = self._pending, {}
         gone = [(k,) for k, v in pending.items() if v is GONE]
-        kept = [(k, v[0], v[1]) for k, v in pending.items() if v is not GONE]
-        self._db.execute("BEGIN")
+        kept = [(k, *_encoded(v[0]), v[1]) for k, v in pending.items() if v is not GONE]
+        db = self._db
+        db.execute("BEGIN")
         try:
-            self._db.executemany("DELETE FROM kv WHERE k = ?", gone)
-            self._db.executemany(UPSERT, kept)
+            db.executemany(self._sql("DELETE FROM {t} WHERE k = ?"), gone)
+            db.executemany(self._sql(UPSERT), kept)
         finally:
-            self._db.execute("COMMIT")
+            db.execute("COMMIT")
+
+
+UPSERT = (
+    "INSERT INTO {t} (k, v, j, at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (k) DO UPDATE SET v = excluded.v, j = excluded.j, at = excluded.at"
+)
 
 
 def discard(state: MutableMapping[str, Any], key: str) -> None:

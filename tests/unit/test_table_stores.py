@@ -26,10 +26,12 @@ def test_the_score_stage_keeps_its_tables_in_rocksdb(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("stages", [frozenset({"alert", "notify"}), frozenset(STAGES)])
-def test_the_alert_tables_stay_in_memory(tmp_path: Path, stages: frozenset[str]) -> None:
+def test_the_alert_tables_are_rebuilt_at_each_start_on_disk(
+    tmp_path: Path, stages: frozenset[str]
+) -> None:
     got = store_modules(tmp_path, stages)
     alert_tables = {n: m for n, m in got.items() if n not in SCORE_TABLES}
-    assert alert_tables and set(alert_tables.values()) == {"faust.stores.memory"}
+    assert alert_tables and set(alert_tables.values()) == {"pipeline.spill_store"}
     if "score" in stages:
         assert {got[n] for n in SCORE_TABLES} == {"faust.stores.rocksdb"}
 
