@@ -57,6 +57,10 @@ class Metrics:
         self.model_version = Gauge(
             "pronto_sentiment_model_version", "Updates the sentiment model has learned.",
             registry=r)  # fmt: skip
+        self.model_terms = Gauge(
+            "pronto_sentiment_model_terms",
+            "Terms in the sentiment model's vocabulary (bounded by PRONTO_MODEL_MAX_TERMS).",
+            registry=r)  # fmt: skip
         self.feedback_themes = Counter(
             "pronto_feedback_themes_total",
             "Feedback per theme and sentiment (theme: the venue kind's taxonomy or the venues file).",

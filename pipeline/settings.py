@@ -180,6 +180,7 @@ class Settings:
     score_batch_s: float = 0.02  # ...or what arrived within this long
     score_linger_ms: int = 20  # the score process's producer waits this long to fill a batch
     learn_share: float = 0.25  # the most of the score process's loop that learning takes
+    model_max_terms: int = 50_000  # the sentiment model's vocabulary, at most (rarest go first)
     scored_lane_share: float = 0.6  # the most of the alert process's loop its scored lane takes
     send_retry_s: float = 30.0  # how long a 429/5xx from Twilio is retried before escalating
     topics_ready: bool = False  # set by `pronto worker` for its processes: it made the topics

@@ -57,6 +57,7 @@ from typing import Any
 from pipeline.scoring.lexicon import lexicon_features
 from pipeline.scoring.normalize import normalize
 from pipeline.scoring.river_lean import compose, feature_extraction, linear_model, metrics, optim
+from pipeline.scoring.vocabulary import prune
 from pipeline.seed_corpus import read_seed_corpus
 from pipeline.sentiment_snapshot import (
     LABELS,
@@ -96,8 +97,14 @@ def text_lexicon_features(x: dict[str, str]) -> dict[str, float]:
     return lexicon_features(x[TEXT])
 
 
+MAX_TERMS = 50_000  # the vocabulary's bound (`vocabulary.py`); the seed corpus brings 37,202
+
+
 class SentimentModel:
     """An online sentiment classifier: predict, learn one message at a time, pickle."""
+
+    max_terms = MAX_TERMS  # (a class default: models pickled before the bound load with it)
+    terms_pruned = 0
 
     def __init__(self, seed: int = 42) -> None:
         self.seed = seed
@@ -129,6 +136,9 @@ class SentimentModel:
         self._pipeline.learn_one({TEXT: normalize(text)}, label)
         self._n_learned += 1
         self.version += 1
+        words, chars, classifier = self._parts()
+        if len(words.dfs) + len(chars.dfs) > self.max_terms:
+            self.terms_pruned += prune([words.dfs, chars.dfs], classifier, self.max_terms)
 
     def learn_predict(self, text: str, label: str, lang: str = "") -> Prediction:
         """Progressive validation: predict, score that prediction against `label`, then learn."""
@@ -151,10 +161,21 @@ class SentimentModel:
     def n_learned(self) -> int:
         return self._n_learned
 
-    def snapshot(self) -> SentimentSnapshot:
-        """What predicting reads, as plain data: see `pipeline/sentiment_snapshot.py`."""
+    @property
+    def n_terms(self) -> int:
+        """Terms in the vocabulary (words, word pairs, character trigrams)."""
+        words, chars, _ = self._parts()
+        return len(words.dfs) + len(chars.dfs)
+
+    def _parts(self) -> tuple[Any, Any, Any]:
+        """The word and character TF-IDF extractors, and the classifier."""
         union, classifier = self._pipeline.steps.values()
         words, chars, _lexicon = union.transformers.values()
+        return words, chars, classifier
+
+    def snapshot(self) -> SentimentSnapshot:
+        """What predicting reads, as plain data: see `pipeline/sentiment_snapshot.py`."""
+        words, chars, classifier = self._parts()
         return SentimentSnapshot(
             version=self.version,
             weights={label: dict(w) for label, w in classifier.weights.items()},

@@ -125,8 +125,11 @@ def register(ctx: Pronto) -> None:
         state["scorer"] = Scorer(model, drift, windows, s.lateness_s)
         state["learner"] = Learner(model)
         state["saved_version"] = model.version
+        state["terms_pruned"] = model.terms_pruned
+        model.max_terms = s.model_max_terms
         ctx.model = model
         ctx.metrics.model_version.set(model.version)
+        ctx.metrics.model_terms.set(model.n_terms)
         ctx.metrics.sentiment_accuracy.set(model.accuracy)
         ready.set()
 
@@ -175,8 +178,14 @@ def register(ctx: Pronto) -> None:
                 learn_metrics(learner)
 
     def learn_metrics(learner: Learner) -> None:
-        ctx.metrics.sentiment_accuracy.set(learner.model.accuracy)
-        ctx.metrics.model_version.set(learner.model.version)
+        model = learner.model
+        ctx.metrics.sentiment_accuracy.set(model.accuracy)
+        ctx.metrics.model_version.set(model.version)
+        ctx.metrics.model_terms.set(model.n_terms)
+        if model.terms_pruned != state["terms_pruned"]:
+            logger.info("sentiment vocabulary at its bound (%d terms): %d rare terms dropped so far",
+                        model.max_terms, model.terms_pruned)  # fmt: skip
+            state["terms_pruned"] = model.terms_pruned
 
     def learn_now() -> int:
         """Learn everything queued now (tests; the task does it in slices)."""
