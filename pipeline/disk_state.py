@@ -187,6 +187,39 @@ class DiskState(MutableMapping[str, Any]):
         ).fetchall()
         return iter([(k, orjson.loads(v) if j else v) for k, v, j in rows])
 
+    def written_before(
+        self, before: float, prefix: str, where: tuple[DiskState, Any] | None = None
+    ) -> list[str]:
+        """The keys starting with `prefix` (any, if empty) last written before `before`, through
+        the index on write time; with `where=(other, value)`, only those whose value in
+        `other` is `value`.
+
+        >>> st, owner = DiskState(), DiskState()
+        >>> st.written_at = 1.0
+        >>> st["fid:a"], st["fid:b"], st["ref:c"] = 1, 2, 3
+        >>> st.written_at = 5.0
+        >>> st["fid:d"] = 4
+        >>> owner["fid:a"], owner["fid:b"] = 0, 1
+        >>> st.written_before(2.0, "fid:"), st.written_before(2.0, "fid:", where=(owner, 1))
+        (['fid:a', 'fid:b'], ['fid:b'])
+        """
+        self._flush()
+        sql = "SELECT d.k FROM {t} d"
+        args: list[Any] = []
+        if where is not None:
+            other, value = where
+            other._flush()
+            other._db  # noqa: B018 (made if it was not yet)
+            sql += f" JOIN {other._table} o ON o.k = d.k AND o.v = ?"
+            args.append(value)
+        sql += " WHERE d.at < ?"
+        args.append(before)
+        if prefix:
+            sql += " AND d.k >= ? AND d.k < ?"
+            args += [prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)]
+        sql += " ORDER BY d.k"
+        return [k for (k,) in self._db.execute(self._sql(sql), args)]
+
     def expire(self, now: float) -> int:
         """Forget the keys last written before `now - horizon_s`; returns how many."""
         if self.horizon_s is None:

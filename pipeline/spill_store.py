@@ -5,7 +5,7 @@ in the memory store's semantics: rebuilt from their changelogs at each start, wi
 state that could run ahead of the changelog after a SIGKILL (`app.default_store_url`). What
 changes is where the rebuilt state lives: in the process's private SQLite database
 (`disk_state.py`) instead of dicts. With nobody acking, every alert stays open for 4 hours,
-and each sent page's id is kept, so the alert process grew about 33 MB per 100k webhooks at
+and each sent page's id is kept for 8 days, so the alert process grew about 33 MB per 100k webhooks at
 the bench's mix (`paced_probe`, 400/s for 7 minutes); on disk it holds a bounded page cache.
 
 Registered with Faust's store registry (`register`), so a table's URL picks it by scheme, as
@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from faust.stores import STORES, memory
+from faust.streams import current_event
 
 from pipeline.disk_state import DiskState
 
@@ -32,6 +33,20 @@ class Store(memory.Store):
         self.data: DiskState = DiskState()  # type: ignore[assignment]
         self._key_partition: DiskState = DiskState()  # type: ignore[assignment]
 
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """Also note the key's partition (the record being processed: the partition Faust
+        writes its changelog record to). The memory store notes it only for keys read back
+        from the changelog; here a key written since the start has it too, so that a prune
+        can delete it under an event of its own partition (`stale_keys`)."""
+        self.data[key] = value
+        event = current_event()
+        if event is not None:
+            self._key_partition[key] = event.message.partition
+
+    def __delitem__(self, key: Any) -> None:
+        del self.data[key]
+        self._key_partition.discard(key)
+
     def apply_changelog_batch(
         self,
         batch: Iterable[Any],
@@ -41,6 +56,21 @@ class Store(memory.Store):
         """The memory store's, in one transaction per batch for each mapping."""
         with self.data.batch(), self._key_partition.batch():
             super().apply_changelog_batch(batch, to_key, to_value)
+
+
+def stale_keys(table: Any, before: float, prefix: str, partition: int) -> list[str] | None:
+    """The keys of `table` in `partition` that start with `prefix` and were last written (or
+    read back from the changelog) before `before`, through the index on write time; None
+    when the table is not on `spill://`.
+
+    Faust writes a deletion's changelog record to the partition of the record being
+    processed, not the key's: a key deleted under an event of another partition keeps its
+    last value in its own partition's changelog for ever, and comes back at the next start.
+    So a prune deletes only the keys of the partition it runs in."""
+    store = getattr(table, "data", None)
+    if not isinstance(store, Store):
+        return None
+    return store.data.written_before(before, prefix, where=(store._key_partition, partition))
 
 
 def register() -> None:

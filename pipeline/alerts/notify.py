@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pipeline import spill_store
 from pipeline.alerts.retry import RetryPolicy
 from pipeline.alerts.senders import PAGE_KINDS, Page
 from pipeline.alerts.sendqueue import RECOVERED, SENT, Outcome, SendJob, SendQueue, priority
@@ -39,6 +40,11 @@ logger = logging.getLogger(__name__)
 
 SETTLE_S = 10.0  # how long a revocation waits for the sends under way (Twilio's own timeout)
 LOG_SLACK_S = 60.0  # the provider's log is searched from this long before the message was made
+# A page id is forgotten this long after it was recorded: longer than `pages.outbox` keeps a
+# page (the broker's default retention, 7 days), so no copy of it can be read again after.
+# Without it, `sent-pages` grew by every page ever sent, and so did each start's replay.
+SENT_HORIZON_S = 8 * 86_400.0
+SENT_PRUNE_EVERY_S = 600.0
 
 
 def decode(value: bytes | None) -> dict[str, Any]:
@@ -202,6 +208,17 @@ def register(ctx: Pronto) -> None:
     ctx.tables["sent_pages"] = sent
     throttle = PageThrottle(limit=s.pages_per_supervisor_per_min, window_s=60.0)
     running: dict[str, SendQueue[Outgoing]] = {}
+    last_prune: dict[int, float] = {}  # partition -> when its old page ids were last pruned
+
+    def prune_sent(partition: int, now: float) -> None:
+        """Forget the page ids of `partition` recorded more than the horizon ago, under a
+        record of that partition (`spill_store.stale_keys` says why; with
+        PRONTO_STORE=memory, the table is replayed whole at each start, and kept whole)."""
+        if now - last_prune.get(partition, 0.0) < SENT_PRUNE_EVERY_S:
+            return
+        last_prune[partition] = now
+        for key in spill_store.stale_keys(sent, now - SENT_HORIZON_S, "", partition) or ():
+            del sent[key]
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def settle_sends(sender: Any, *args: Any, **kwargs: Any) -> None:
@@ -227,6 +244,7 @@ def register(ctx: Pronto) -> None:
             async with queue:
                 async for ev in records.events():
                     await asyncio.sleep(0)  # a backlog must not starve the other agents and timers
+                    prune_sent(ev.message.partition, time.time())
                     try:
                         msg = decode(ev.value)
                     except (ValueError, KeyError, TypeError) as e:

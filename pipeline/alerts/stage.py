@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from pipeline import spill_store
 from pipeline.alert_index import compact_json
 from pipeline.alerts import desk, theme_desk, themes_stage
 from pipeline.alerts import lifecycle as lc
@@ -134,13 +135,22 @@ def register(ctx: Pronto) -> None:
 
     priority_lane = lane(urgent_topic, s.topic("alerts.commands"))
     scored_lane = lane(s.topic("feedback.scored"))
-    last_prune = {"at": 0.0}
+    last_prune: dict[int, float] = {}  # partition -> when its handled ids were last pruned
 
-    def prune_handled(now: float) -> None:
+    def prune_handled(now: float, partition: int) -> None:
         """Forget the ids of feedback acted on more than the horizon ago (both copies of a
-        complaint have long arrived by then)."""
-        for key, mark in list(index.items()):
-            if key.startswith("fid:") and desk.handled_at(mark) < now - desk.HANDLED_HORIZON_S:
+        complaint have long arrived by then), in the partition of the record being processed
+        (`spill_store.stale_keys` says why), found through the index on write time."""
+        cutoff = now - desk.HANDLED_HORIZON_S
+        keys = spill_store.stale_keys(index, cutoff, "fid:", partition)
+        if keys is None:  # PRONTO_STORE=memory: a scan, of the keys read back at the start
+            owner = index.data._key_partition  # type: ignore[attr-defined]
+            keys = [
+                k for k in list(index.keys()) if k.startswith("fid:") and owner.get(k) == partition
+            ]
+        for key in keys:
+            mark = index.get(key)
+            if mark is not None and desk.handled_at(mark) < cutoff:
                 del index[key]
 
     due: dict[str, tuple[float, str]] = {}  # ref -> (next check, location): the timers' index
@@ -235,9 +245,10 @@ def register(ctx: Pronto) -> None:
             await send_dlq(ctx, event.key, event.value, f"{type(e).__name__}: {e}", "alert")
             return
         await apply(out)
-        if now - last_prune["at"] > PRUNE_EVERY_S:
-            last_prune["at"] = now
-            prune_handled(now)
+        partition = event.message.partition
+        if now - last_prune.get(partition, 0.0) > PRUNE_EVERY_S:
+            last_prune[partition] = now
+            prune_handled(now, partition)
 
     @app.timer(TICK_EVERY_S)
     async def tick() -> None:

@@ -200,3 +200,80 @@ async def test_score_agent_counts_exactly_with_rocksdb_across_partitions(tmp_pat
     for s in scored:
         by_loc.setdefault(s.fb.location_id, []).append(s.scores["5m"]["nps_n"])
     assert by_loc == {"resto-sol": [1, 2, 3], "bus-42": [1, 2, 3]}
+
+
+async def test_old_handled_ids_are_pruned_under_a_record_of_their_own_partition(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the default (disk) store. A deletion's changelog record goes to the partition of the
+    record being processed: a mark pruned under another partition's record would stay in its
+    own partition's changelog for ever, and come back at each start."""
+    from pipeline.alerts import desk
+    from pipeline.alerts import stage as alert_stage
+
+    settings = Settings(broker="kafka://127.0.0.1:1", home=tmp_path, secret_key="k")
+    pronto = build(settings, registry=CollectorRegistry(), sender=RecordingSender())
+    pronto.app.finalize()
+    pronto.app.flow_control.resume()
+    for name in ("scored", "dlq", "commands", "events", "outbox"):
+        pronto.topics[name] = FakeTopic()  # type: ignore[assignment]
+    index = pronto.tables["alerts_index"]
+    monkeypatch.setattr(alert_stage, "PRUNE_EVERY_S", -1.0)  # a prune at every record
+
+    def complaint(fid: str) -> bytes:
+        sf = ScoredFeedback(feedback=feedback(fid, 1, "horrible, nadie ayuda").to_dict(),
+                            sentiment_negative=0.9, sentiment_label="negative", model_version=1,
+                            scored_at=time.time(), scores={})  # fmt: skip
+        return sf.to_json()
+
+    async with agent(pronto, "alert_desk").test_context() as a:
+        await a.put(key=b"bus-42", value=complaint("fa"), partition=0)
+        assert "fid:fa" in index
+        monkeypatch.setattr(desk, "HANDLED_HORIZON_S", -10.0)  # every mark is old now
+        await a.put(key=b"bus-42", value=complaint("fb"), partition=1)
+        assert "fid:fb" not in index  # pruned at once, under its own partition's record...
+        assert "fid:fa" in index  # ...and partition 0's mark waits for a record of partition 0
+        await a.put(key=b"bus-42", value=complaint("fc"), partition=0)
+        assert "fid:fa" not in index and "fid:fc" not in index
+
+
+async def test_page_ids_older_than_the_outbox_keeps_pages_are_forgotten_in_their_partition(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sent-pages` grew by every page ever sent (and each start replayed it all)."""
+    from pipeline.alerts import notify as notify_stage
+
+    settings = Settings(broker="kafka://127.0.0.1:1", home=tmp_path, secret_key="k")
+    pronto = build(settings, registry=CollectorRegistry(), sender=RecordingSender())
+    pronto.app.finalize()
+    pronto.app.flow_control.resume()
+    for name in ("scored", "dlq", "commands", "events", "outbox"):
+        pronto.topics[name] = FakeTopic()  # type: ignore[assignment]
+    sent = pronto.tables["sent_pages"]
+    monkeypatch.setattr(notify_stage, "SENT_PRUNE_EVERY_S", -1.0)
+
+    def page(ref: str) -> bytes:
+        return json.dumps({"schema": 1, "page_id": f"P{ref}-p0", "kind": "page", "ref": ref,
+                           "location_id": "bus-42", "to_name": "Ana", "contact": "",
+                           "body": f"Linea 42: 2/10. Responda OK {ref}", "created_at": time.time(),
+                           "received_at": time.time(), "level": 0}).encode()  # fmt: skip
+
+    async def recorded(page_id: str) -> None:
+        for _ in range(200):
+            if page_id in sent:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{page_id} was never recorded")
+
+    async with agent(pronto, "notify").test_context() as a:
+        await a.put(key=b"bus-42", value=page("1"), partition=0)
+        await recorded("P1-p0")
+        monkeypatch.setattr(notify_stage, "SENT_HORIZON_S", -10.0)  # every id is old now
+        await a.put(key=b"bus-42", value=page("2"), partition=1)
+        await recorded("P2-p0")
+        assert "P1-p0" in sent  # partition 0's ids wait for a record of partition 0
+        await a.put(key=b"bus-42", value=page("3"), partition=0)
+        await recorded("P3-p0")
+        assert "P1-p0" not in sent
+    sender: RecordingSender = pronto.sender  # type: ignore[assignment]
+    assert len(sender.pages) == 3
