@@ -204,7 +204,7 @@ class DiskState(MutableMapping[str, Any]):
         (['fid:a', 'fid:b'], ['fid:b'])
         """
         self._flush()
-        sql = "SELECT d.k FROM {t} d"
+        sql = "SELECT d.k FROM {t} d INDEXED BY {t}_at"  # (not the key range: all of a prefix)
         args: list[Any] = []
         if where is not None:
             other, value = where
