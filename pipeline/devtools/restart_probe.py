@@ -89,6 +89,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         venues = parse_venues(tomllib.loads(cfg.read_text())).locations
         prefix = f"probe{uuid.uuid4().hex[:6]}-"
         env = env_.bench_env(broker, work / "home", cfg, prefix, PRONTO_LOG_LEVEL=args.log_level)
+        env.update(kv.split("=", 1) for kv in args.env)  # type: ignore[misc]
         settings = Settings(broker=broker, topic_prefix=prefix, app_id=env["PRONTO_APP_ID"])
         ensure_topics(settings, PROCESSES)
         topic = f"{prefix}feedback.raw"
@@ -154,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip", action="store_true", help="commit offsets at the end, as the bench")
     p.add_argument("--log-level", default="WARNING")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
+    p.add_argument("--env", action="append", default=[], metavar="K=V",
+                   help="a setting for the worker (PRONTO_* from the shell are not passed)")  # fmt: skip
     args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="pronto-probe-"))
     result = run(args, work)
