@@ -34,18 +34,24 @@ class FakeTopic:
         return [v for _, v in self.sent]
 
 
-@pytest.fixture
-def ctx(tmp_path: Any) -> Iterator[Pronto]:
-    # A broker that is never reached: test_context feeds the agents directly.
-    # The memory store: these tests set and drop table values by hand, outside any stream.
-    settings = Settings(broker="kafka://127.0.0.1:1", home=tmp_path, secret_key="k", store="memory")
-    pronto = build(settings, registry=CollectorRegistry(), sender=RecordingSender())
+def built(tmp_path: Any, **settings: Any) -> Pronto:
+    """The pipeline, for a broker that is never reached (test_context feeds the agents
+    directly), its outputs captured by fake topics."""
+    s = Settings(broker="kafka://127.0.0.1:1", home=tmp_path, secret_key="k", **settings)
+    pronto = build(s, registry=CollectorRegistry(), sender=RecordingSender())
     pronto.app.finalize()
     pronto.app.flow_control.resume()
-    assert pronto.install_model is not None
-    pronto.install_model(seeded_model(), DriftMonitor())
     for name in ("scored", "dlq", "commands", "events", "outbox"):
         pronto.topics[name] = FakeTopic()  # type: ignore[assignment]
+    return pronto
+
+
+@pytest.fixture
+def ctx(tmp_path: Any) -> Iterator[Pronto]:
+    # The memory store: these tests set and drop table values by hand, outside any stream.
+    pronto = built(tmp_path, store="memory")
+    assert pronto.install_model is not None
+    pronto.install_model(seeded_model(), DriftMonitor())
     yield pronto
 
 
@@ -211,12 +217,7 @@ async def test_old_handled_ids_are_pruned_under_a_record_of_their_own_partition(
     from pipeline.alerts import desk
     from pipeline.alerts import stage as alert_stage
 
-    settings = Settings(broker="kafka://127.0.0.1:1", home=tmp_path, secret_key="k")
-    pronto = build(settings, registry=CollectorRegistry(), sender=RecordingSender())
-    pronto.app.finalize()
-    pronto.app.flow_control.resume()
-    for name in ("scored", "dlq", "commands", "events", "outbox"):
-        pronto.topics[name] = FakeTopic()  # type: ignore[assignment]
+    pronto = built(tmp_path)  # the default store: the alert tables on disk
     index = pronto.tables["alerts_index"]
     monkeypatch.setattr(alert_stage, "PRUNE_EVERY_S", -1.0)  # a prune at every record
 
@@ -243,12 +244,7 @@ async def test_page_ids_older_than_the_outbox_keeps_pages_are_forgotten_in_their
     """`sent-pages` grew by every page ever sent (and each start replayed it all)."""
     from pipeline.alerts import notify as notify_stage
 
-    settings = Settings(broker="kafka://127.0.0.1:1", home=tmp_path, secret_key="k")
-    pronto = build(settings, registry=CollectorRegistry(), sender=RecordingSender())
-    pronto.app.finalize()
-    pronto.app.flow_control.resume()
-    for name in ("scored", "dlq", "commands", "events", "outbox"):
-        pronto.topics[name] = FakeTopic()  # type: ignore[assignment]
+    pronto = built(tmp_path)  # the default store: the alert tables on disk
     sent = pronto.tables["sent_pages"]
     monkeypatch.setattr(notify_stage, "SENT_PRUNE_EVERY_S", -1.0)
 
