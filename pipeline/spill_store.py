@@ -5,8 +5,9 @@ in the memory store's semantics: rebuilt from their changelogs at each start, wi
 state that could run ahead of the changelog after a SIGKILL (`app.default_store_url`). What
 changes is where the rebuilt state lives: in the process's private SQLite database
 (`disk_state.py`) instead of dicts. With nobody acking, every alert stays open for 4 hours,
-and each sent page's id is kept for 8 days, so the alert process grew about 33 MB per 100k webhooks at
-the bench's mix (`paced_probe`, 400/s for 7 minutes); on disk it holds a bounded page cache.
+and each sent page's id is kept 8 days (`notify.SENT_HORIZON_S`), so the alert process grew
+about 33 MB per 100k webhooks at the bench's mix (`paced_probe`, 400/s for 7 minutes); on
+disk it holds a bounded page cache.
 
 Registered with Faust's store registry (`register`), so a table's URL picks it by scheme, as
 `rocksdb:` and `memory:` are picked.
