@@ -108,7 +108,7 @@ def table_store_url(settings: Settings, stages: frozenset[str]) -> str:
     reads only the changelogs' tail.
 
     >>> table_store_url(Settings(store="memory"), frozenset({"score"}))
-    'memory://'
+    'inmemory://'
     >>> table_store_url(Settings(), frozenset({"score"})), table_store_url(Settings(), frozenset({"alert"}))
     ('rocksdb://', 'spill://')
     """
@@ -123,12 +123,13 @@ def default_store_url(settings: Settings) -> str:
     ahead of the changelog and of the outputs that went with it; the score stage's values are
     made for that (each carries the record it last took, and a replay writes it again), the
     alert desk's are not. Rebuilt on disk (`spill_store.py`), not in dicts, unless the
-    settings keep every table in memory.
+    settings keep every table in memory (Faust's memory store, noting each key's partition:
+    `spill_store.MemoryStore`).
 
     >>> default_store_url(Settings()), default_store_url(Settings(store="memory"))
-    ('spill://', 'memory://')
+    ('spill://', 'inmemory://')
     """
-    return "memory://" if settings.store == "memory" else "spill://"
+    return "inmemory://" if settings.store == "memory" else "spill://"
 
 
 def table_url(store: str, table: str) -> str:

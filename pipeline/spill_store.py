@@ -21,24 +21,23 @@ from typing import Any
 from faust.stores import STORES, memory
 from faust.streams import current_event
 
-from pipeline.disk_state import DiskState
+from pipeline.disk_state import DiskState, discard
 
 SCHEME = "spill"
+MEMORY_SCHEME = "inmemory"
 
 
-class Store(memory.Store):
-    """The memory store, whose `data` (key -> value) and `_key_partition` (key -> its
-    partition, to drop the keys of partitions this worker lost) are `DiskState`s."""
+class NotesPartitions:
+    """Notes the partition of each key written under a record (the partition Faust writes its
+    changelog record to). Faust's memory store notes it only for keys read back from the
+    changelog; here a key written since the start has it too, so that a prune can delete it
+    under a record of its own partition (`stale_keys`), and a rebalance drops it with its
+    partition (`on_recovery_completed`)."""
 
-    def __post_init__(self) -> None:
-        self.data: DiskState = DiskState()  # type: ignore[assignment]
-        self._key_partition: DiskState = DiskState()  # type: ignore[assignment]
+    data: Any
+    _key_partition: Any
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        """Also note the key's partition (the record being processed: the partition Faust
-        writes its changelog record to). The memory store notes it only for keys read back
-        from the changelog; here a key written since the start has it too, so that a prune
-        can delete it under an event of its own partition (`stale_keys`)."""
         self.data[key] = value
         event = current_event()
         if event is not None:
@@ -46,7 +45,21 @@ class Store(memory.Store):
 
     def __delitem__(self, key: Any) -> None:
         del self.data[key]
-        self._key_partition.discard(key)
+        discard(self._key_partition, key)
+
+
+class MemoryStore(NotesPartitions, memory.Store):
+    """`inmemory://` (`PRONTO_STORE=memory`): Faust's memory store, in dicts, with the
+    partitions of keys written since the start noted too."""
+
+
+class Store(NotesPartitions, memory.Store):
+    """The memory store, whose `data` (key -> value) and `_key_partition` (key -> its
+    partition, to drop the keys of partitions this worker lost) are `DiskState`s."""
+
+    def __post_init__(self) -> None:
+        self.data: DiskState = DiskState()  # type: ignore[assignment]
+        self._key_partition: DiskState = DiskState()  # type: ignore[assignment]
 
     def apply_changelog_batch(
         self,
@@ -75,5 +88,6 @@ def stale_keys(table: Any, before: float, prefix: str, partition: int) -> list[s
 
 
 def register() -> None:
-    """Make `spill:` a table store URL scheme."""
+    """Make `spill:` and `inmemory:` table store URL schemes."""
     STORES.aliases[SCHEME] = f"{__name__}:Store"
+    STORES.aliases[MEMORY_SCHEME] = f"{__name__}:MemoryStore"

@@ -143,7 +143,7 @@ def register(ctx: Pronto) -> None:
         (`spill_store.stale_keys` says why), found through the index on write time."""
         cutoff = now - desk.HANDLED_HORIZON_S
         keys = spill_store.stale_keys(index, cutoff, "fid:", partition)
-        if keys is None:  # PRONTO_STORE=memory: a scan, of the keys read back at the start
+        if keys is None:  # PRONTO_STORE=memory: a scan (`spill_store.MemoryStore` notes partitions)
             owner = index.data._key_partition  # type: ignore[attr-defined]
             keys = [
                 k for k in list(index.keys()) if k.startswith("fid:") and owner.get(k) == partition

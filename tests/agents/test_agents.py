@@ -208,16 +208,17 @@ async def test_score_agent_counts_exactly_with_rocksdb_across_partitions(tmp_pat
     assert by_loc == {"resto-sol": [1, 2, 3], "bus-42": [1, 2, 3]}
 
 
+@pytest.mark.parametrize("store", ["rocksdb", "memory"])  # the alert tables on disk, in dicts
 async def test_old_handled_ids_are_pruned_under_a_record_of_their_own_partition(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, store: str
 ) -> None:
-    """On the default (disk) store. A deletion's changelog record goes to the partition of the
-    record being processed: a mark pruned under another partition's record would stay in its
-    own partition's changelog for ever, and come back at each start."""
+    """A deletion's changelog record goes to the partition of the record being processed: a
+    mark pruned under another partition's record would stay in its own partition's changelog
+    for ever, and come back at each start."""
     from pipeline.alerts import desk
     from pipeline.alerts import stage as alert_stage
 
-    pronto = built(tmp_path)  # the default store: the alert tables on disk
+    pronto = built(tmp_path, store=store)
     index = pronto.tables["alerts_index"]
     monkeypatch.setattr(alert_stage, "PRUNE_EVERY_S", -1.0)  # a prune at every record
 

@@ -43,7 +43,7 @@ def test_a_table_rebuilt_from_its_changelog_lives_on_disk_and_drops_lost_partiti
 def test_the_score_stage_keeps_rocksdb_and_memory_mode_keeps_dicts() -> None:
     assert table_store_url(Settings(), frozenset({"score"})) == "rocksdb://"
     assert table_store_url(Settings(), frozenset({"alert", "notify"})) == "spill://"
-    assert default_store_url(Settings(store="memory")) == "memory://"
+    assert default_store_url(Settings(store="memory")) == "inmemory://"
 
 
 class Event:
@@ -91,3 +91,23 @@ def test_a_key_written_since_the_start_knows_its_partition_and_a_prune_finds_onl
     assert spill_store.stale_keys(table, later, "fid:", 2) == ["fid:replayed"]
     memory_app = faust.App("mem-prune", store="memory://", broker="kafka://127.0.0.1:1")
     assert spill_store.stale_keys(memory_app.Table("t", default=None), later, "x", 0) is None
+
+
+def test_the_memory_setting_notes_the_partition_of_keys_written_since_the_start_too() -> None:
+    """So that `PRONTO_STORE=memory` prunes them in their own partition as well."""
+    spill_store.register()
+    app = faust.App("inmemory-test", store="inmemory://", broker="kafka://127.0.0.1:1")
+    store = app.Table("alerts-open-index", default=None, partitions=4).data
+    assert isinstance(store, spill_store.MemoryStore) and type(store.data) is dict
+    event = Event(3)
+    token = under(event)
+    try:
+        store["fid:a"] = 1.0
+    finally:
+        from faust.streams import _current_event
+
+        _current_event.reset(token)
+    store["fid:b"] = 2.0
+    assert store._key_partition == {"fid:a": 3}
+    del store["fid:a"]
+    assert store._key_partition == {} and dict(store.data) == {"fid:b": 2.0}

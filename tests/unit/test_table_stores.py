@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from faust.stores import memory
 
 from pipeline.app import build
 from pipeline.settings import STAGES, Settings
@@ -37,8 +38,10 @@ def test_the_alert_tables_are_rebuilt_at_each_start_on_disk(
 
 
 def test_the_memory_setting_keeps_every_table_in_memory(tmp_path: Path) -> None:
-    got = store_modules(tmp_path, frozenset({"score"}), store="memory")
-    assert set(got.values()) == {"faust.stores.memory"}
+    s = Settings(broker="kafka://127.0.0.1:1", home=tmp_path, store="memory")
+    tables = build(s).app.tables.values()
+    assert {type(t.data).__name__ for t in tables} == {"MemoryStore"}  # spill_store's
+    assert all(isinstance(t.data, memory.Store) and type(t.data.data) is dict for t in tables)
 
 
 def test_every_table_partition_shares_one_bounded_cache(tmp_path: Path) -> None:
