@@ -27,7 +27,7 @@ import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.scoring.evaluate import Scores, read_rows
+from pipeline.scoring.evaluate import progressive, read_rows
 from pipeline.scoring.seed_cache import seeded_model
 from pipeline.scoring.sentiment import MAX_TERMS, SentimentModel
 from pipeline.seed_corpus import read_seed_corpus
@@ -85,16 +85,19 @@ def held_mb(model: SentimentModel) -> float:
     return round(size / 1e6, 1)
 
 
+def bounded(seeded: bytes, bound: int) -> SentimentModel:
+    """A copy of the pickled model `seeded`, its vocabulary bounded at `bound` (0: none)."""
+    model: SentimentModel = pickle.loads(seeded)
+    model.max_terms = bound or sys.maxsize
+    return model
+
+
 def run_stream(args: argparse.Namespace) -> None:
     rows = [(t, lab) for t, lab, _ in read_seed_corpus()]
     for f in args.files:
         rows += [(r.text, r.label) for r in read_rows(f)]
     seeded = pickle.dumps(seeded_model())
-    models = {}
-    for bound in args.bounds:
-        m: SentimentModel = pickle.loads(seeded)
-        m.max_terms = bound or sys.maxsize
-        models[bound or "none"] = m
+    models = {bound or "none": bounded(seeded, bound) for bound in args.bounds}
     t0 = time.monotonic()
     for i, (text, label) in enumerate(stream(rows, args.seed, args.typo, args.names), 1):
         for m in models.values():
@@ -115,13 +118,10 @@ def run_eval(args: argparse.Namespace) -> None:
     for f in args.files:
         rows = read_rows(f)
         for bound in args.bounds:
-            m: SentimentModel = pickle.loads(seeded)
-            m.max_terms = bound or sys.maxsize
-            scores = Scores()
-            for row in rows:
-                scores.update(row.label, m.learn_predict(row.text, row.label, row.lang).label)
+            m = bounded(seeded, bound)
+            scores = progressive(m, rows)
             print(json.dumps({"file": Path(f).name, "bound": bound, "rows": len(rows),
-                              "macro_f1": round(scores.gold_macro_f1(), 4), "terms": m.n_terms,
+                              "macro_f1": scores["macro_f1"], "terms": m.n_terms,
                               "dropped": m.terms_pruned}), flush=True)  # fmt: skip
 
 

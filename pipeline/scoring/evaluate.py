@@ -86,7 +86,11 @@ def read_rows(path: str | Path) -> list[Row]:
 
 
 def _model_scores(rows: list[Row], seed: int) -> dict[str, Any]:
-    model = SentimentModel.with_seed_corpus(seed)
+    return progressive(SentimentModel.with_seed_corpus(seed), rows)
+
+
+def progressive(model: SentimentModel, rows: list[Row]) -> dict[str, Any]:
+    """Progressive validation of `model` on `rows`: each predicted, scored, then learned."""
     overall, cold = Scores(), Scores()
     per_lang: dict[str, Scores] = {}
     for i, row in enumerate(rows):
