@@ -118,13 +118,13 @@ def table_store_url(settings: Settings, stages: frozenset[str]) -> str:
 
 
 def default_store_url(settings: Settings) -> str:
-    """The store of the other stages' tables. They are rebuilt from their changelogs at each
-    start: a local store survives a SIGKILL that loses the producer's buffer, so it can run
-    ahead of the changelog and of the outputs that went with it; the score stage's values are
-    made for that (each carries the record it last took, and a replay writes it again), the
-    alert desk's are not. Rebuilt on disk (`spill_store.py`), not in dicts, unless the
-    settings keep every table in memory (Faust's memory store, noting each key's partition:
-    `spill_store.MemoryStore`).
+    """The store of the other stages' tables. A local store that survives a SIGKILL which
+    lost the producer's buffer would run ahead of the changelog and of the outputs that went
+    with it; the score stage's values are made for that (each carries the record it last took,
+    and a replay writes it again), the alert desk's are not. So theirs (`spill_store.py`, a
+    file per table) takes a write only once Kafka has its changelog record, and a restart
+    reads only the changelog's tail past it. With `PRONTO_STORE=memory`, Faust's memory
+    store, noting each key's partition (`spill_store.MemoryStore`), rebuilt at each start.
 
     >>> default_store_url(Settings()), default_store_url(Settings(store="memory"))
     ('spill://', 'inmemory://')
@@ -159,10 +159,10 @@ def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES
     spill_store.register()
     if table_store_url(settings, stages) == "rocksdb://":
         bound_rocksdb(settings.rocksdb_cache_mb, settings.rocksdb_write_buffer_mb)
-        # Keyed by the app id, not the port, so that a restart finds its tables again.
-        datadir = state_dir(home / "faust", app_id, settings.web_port)
-    else:
+    if settings.store == "memory":
         datadir = home / "faust" / f"{app_id}-{settings.web_port}"
+    else:  # keyed by the app id, not the port, so that a restart finds its tables again
+        datadir = state_dir(home / "faust", app_id, settings.web_port)
     return faust.App(
         app_id,
         broker=settings.broker or "kafka://127.0.0.1:9092",
@@ -309,15 +309,18 @@ def start_internal_endpoint(ctx: Pronto) -> None:
 
 
 def check_tables(ctx: Pronto) -> list[str]:
-    """Before the tables open: drop the local copy of any of the score stage's tables whose
-    changelog was recreated."""
+    """Before the tables open: drop the local copy of any of the process's tables whose
+    changelog was recreated (RocksDB's for the score stage, `spill://`'s elsewhere)."""
     from pipeline import table_store
     from pipeline.topics import TABLES
 
     s = ctx.settings
     app_id = s.app_id_for(ctx.stages)
-    if ctx.table_store != "rocksdb://":
+    if s.store == "memory":
         return []
-    changelogs = {table: f"{app_id}-{table}-changelog" for table in TABLES["score"]}
+    tables = [t for stage in sorted(ctx.stages) for t in TABLES.get(stage, ())]
+    if not tables:
+        return []
+    changelogs = {table: f"{app_id}-{table}-changelog" for table in tables}
     tabledir = Path(ctx.app.conf.tabledir)
     return table_store.check_tables_apart(tabledir, s.bootstrap_servers, changelogs)

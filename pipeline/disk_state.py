@@ -26,7 +26,7 @@ import contextlib
 import functools
 import itertools
 import time
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -80,21 +80,30 @@ class DiskState(MutableMapping[str, Any]):
     (4, 0)
     """
 
-    def __init__(self, horizon_s: float | None = None) -> None:
+    def __init__(
+        self,
+        horizon_s: float | None = None,
+        *,
+        db: Callable[[], sqlite3.Connection] = shared_db,
+        name: str = "",
+    ) -> None:
+        """`db` gives the database (made at first use), `name` the table in it (by default a
+        new one in the process's private database)."""
         self.horizon_s = horizon_s
         self.written_at: float | None = None
         self._pending: dict[str, Any] | None = None  # in a batch: key -> (value, at) or GONE
-        self._table = f"kv{next(_names)}"
+        self._table = name or f"kv{next(_names)}"
+        self._opener = db
         self._made = False
         self._statements: dict[str, str] = {}
 
     @property
     def _db(self) -> sqlite3.Connection:
-        db = shared_db()
+        db = self._opener()
         if not self._made:
-            db.execute(f"CREATE TABLE {self._table} "
+            db.execute(f"CREATE TABLE IF NOT EXISTS {self._table} "
                        "(k TEXT PRIMARY KEY, v, j INTEGER NOT NULL, at REAL NOT NULL) WITHOUT ROWID")  # fmt: skip
-            db.execute(f"CREATE INDEX {self._table}_at ON {self._table} (at)")
+            db.execute(f"CREATE INDEX IF NOT EXISTS {self._table}_at ON {self._table} (at)")
             self._made = True
         return db
 
@@ -251,15 +260,30 @@ class DiskState(MutableMapping[str, Any]):
         if not self._pending:
             return
         pending, self._pending = self._pending, {}
-        gone = [(k,) for k, v in pending.items() if v is GONE]
-        kept = [(k, *_encoded(v[0]), v[1]) for k, v in pending.items() if v is not GONE]
+        with transaction(self._db):
+            self.write(pending)
+
+    def write(self, changes: Mapping[str, Any]) -> None:
+        """Write `changes` (key -> (value, written at), or `GONE`) at once, in the caller's
+        transaction (`transaction`)."""
+        gone = [(k,) for k, v in changes.items() if v is GONE]
+        kept = [(k, *_encoded(v[0]), v[1]) for k, v in changes.items() if v is not GONE]
         db = self._db
-        db.execute("BEGIN")
-        try:
-            db.executemany(self._sql("DELETE FROM {t} WHERE k = ?"), gone)
-            db.executemany(self._sql(UPSERT), kept)
-        finally:
-            db.execute("COMMIT")
+        db.executemany(self._sql("DELETE FROM {t} WHERE k = ?"), gone)
+        db.executemany(self._sql(UPSERT), kept)
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One transaction on `db` (opened with `isolation_level=None`): committed at the end,
+    rolled back if the block raises."""
+    db.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 UPSERT = (

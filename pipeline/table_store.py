@@ -137,6 +137,8 @@ def drop_tables(tabledir: Path, tables: Iterable[str]) -> None:
     for table in tables:
         for path in tabledir.glob(f"{table}-*.db"):
             shutil.rmtree(path, ignore_errors=True)
+        for path in tabledir.glob(f"{table}.sqlite*"):  # `spill_store`'s
+            path.unlink(missing_ok=True)
         with contextlib.suppress(FileNotFoundError):
             (tabledir / f"{table}{ID_SUFFIX}").unlink()
 

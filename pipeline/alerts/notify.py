@@ -212,8 +212,7 @@ def register(ctx: Pronto) -> None:
 
     def prune_sent(partition: int, now: float) -> None:
         """Forget the page ids of `partition` recorded more than the horizon ago, under a
-        record of that partition (`spill_store.stale_keys` says why; with
-        PRONTO_STORE=memory, the table is replayed whole at each start, and kept whole)."""
+        record of that partition (`spill_store.stale_keys` says why)."""
         if now - last_prune.get(partition, 0.0) < SENT_PRUNE_EVERY_S:
             return
         last_prune[partition] = now

@@ -140,15 +140,9 @@ def register(ctx: Pronto) -> None:
     def prune_handled(now: float, partition: int) -> None:
         """Forget the ids of feedback acted on more than the horizon ago (both copies of a
         complaint have long arrived by then), in the partition of the record being processed
-        (`spill_store.stale_keys` says why), found through the index on write time."""
+        (`spill_store.stale_keys` says why), found by their write time."""
         cutoff = now - desk.HANDLED_HORIZON_S
-        keys = spill_store.stale_keys(index, cutoff, "fid:", partition)
-        if keys is None:  # PRONTO_STORE=memory: a scan (`spill_store.MemoryStore` notes partitions)
-            owner = index.data._key_partition  # type: ignore[attr-defined]
-            keys = [
-                k for k in list(index.keys()) if k.startswith("fid:") and owner.get(k) == partition
-            ]
-        for key in keys:
+        for key in spill_store.stale_keys(index, cutoff, "fid:", partition) or ():
             mark = index.get(key)
             if mark is not None and desk.handled_at(mark) < cutoff:
                 del index[key]

@@ -239,13 +239,14 @@ async def test_old_handled_ids_are_pruned_under_a_record_of_their_own_partition(
         assert "fid:fa" not in index and "fid:fc" not in index
 
 
+@pytest.mark.parametrize("store", ["rocksdb", "memory"])  # the alert tables on disk, in dicts
 async def test_page_ids_older_than_the_outbox_keeps_pages_are_forgotten_in_their_partition(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, store: str
 ) -> None:
     """`sent-pages` grew by every page ever sent (and each start replayed it all)."""
     from pipeline.alerts import notify as notify_stage
 
-    pronto = built(tmp_path)  # the default store: the alert tables on disk
+    pronto = built(tmp_path, store=store)
     sent = pronto.tables["sent_pages"]
     monkeypatch.setattr(notify_stage, "SENT_PRUNE_EVERY_S", -1.0)
 

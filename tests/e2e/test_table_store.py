@@ -1,5 +1,6 @@
-"""The local table store against a real broker: a changelog deleted and created again under a
-stale local RocksDB copy is detected, and that copy dropped (faust-streaming issue #158)."""
+"""The local table stores against a real broker: a changelog deleted and created again under a
+stale local copy (the score stage's RocksDB, the alert process's `spill://` file) is detected,
+and that copy dropped (faust-streaming issue #158)."""
 
 from __future__ import annotations
 
@@ -32,9 +33,13 @@ def test_a_recreated_changelog_drops_the_stale_local_table(bootstrap: str, tmp_p
         wait_described(bootstrap, topic)
         stale = tmp_path / "seen-feedback-0.db"
         stale.mkdir()  # a partition's RocksDB folder
-        assert check_tables(tmp_path, bootstrap, {"seen-feedback": topic}) == []
-        assert stale.exists()  # first sight: the id is recorded, nothing dropped
-        assert check_tables(tmp_path, bootstrap, {"seen-feedback": topic}) == []
+        spill = [tmp_path / "alerts.sqlite", tmp_path / "alerts.sqlite-wal"]  # a spill:// table
+        for path in spill:
+            path.write_bytes(b"x")
+        tables = {"seen-feedback": topic, "alerts": topic}
+        assert check_tables(tmp_path, bootstrap, tables) == []
+        assert stale.exists() and all(p.exists() for p in spill)  # first sight: ids recorded
+        assert check_tables(tmp_path, bootstrap, tables) == []
         admin.delete_topics([topic])
         deadline = time.monotonic() + 30
         while True:  # deletion is asynchronous on the broker
@@ -46,8 +51,8 @@ def test_a_recreated_changelog_drops_the_stale_local_table(bootstrap: str, tmp_p
                     raise
                 time.sleep(0.5)
         wait_described(bootstrap, topic)
-        assert check_tables(tmp_path, bootstrap, {"seen-feedback": topic}) == ["seen-feedback"]
-        assert not stale.exists()
-        assert check_tables(tmp_path, bootstrap, {"seen-feedback": topic}) == []
+        assert check_tables(tmp_path, bootstrap, tables) == ["seen-feedback", "alerts"]
+        assert not stale.exists() and not any(p.exists() for p in spill)
+        assert check_tables(tmp_path, bootstrap, tables) == []
     finally:
         admin.close()
