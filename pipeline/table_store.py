@@ -91,9 +91,18 @@ def _shared_options(self: Any) -> Any:
 
 def state_dir(faust_home: Path, app_id: str, port: int) -> Path:
     """The folder of `app_id`'s tables: `<app id>` if this process can hold it, else
-    `<app id>-<port>`."""
+    `<app id>-<port>`, else `<app id>-<port>-2` and on (containers scaled on one volume all
+    have the same port). Any free folder will do: each table partition in it holds a prefix
+    of its changelog with the offset it ends at, whoever wrote it.
+
+    >>> import tempfile
+    >>> home = Path(tempfile.mkdtemp())
+    >>> [state_dir(home, "p", 6066).name for _ in range(3)]
+    ['p', 'p-6066', 'p-6066-2']
+    """
     faust_home.mkdir(parents=True, exist_ok=True)
-    for name in (app_id, f"{app_id}-{port}"):
+    names = [app_id, f"{app_id}-{port}", *(f"{app_id}-{port}-{n}" for n in range(2, 33))]
+    for name in names:
         lock = open(faust_home / f"{name}.lock", "a")  # noqa: SIM115 - held until exit
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
