@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 import weakref
@@ -200,3 +201,28 @@ def test_the_memory_setting_notes_the_partition_of_keys_written_since_the_start_
     store.apply_changelog_batch([old, changelog("fid:new", 1.0, 1)], lambda k: k, lambda v: v)
     table = SimpleNamespace(data=store)
     assert spill_store.stale_keys(table, time.time() - 3600, "fid:", 1) == ["fid:old"]
+
+
+def test_a_damaged_file_or_one_from_before_the_machine_booted_is_rebuilt(
+    tmp_path: Path, monkeypatch: Any, caplog: Any
+) -> None:
+    """Commits are not synced to the disk: only a crash of the machine can lose them."""
+    store = spill_table(tmp_path).data
+    store.apply_changelog_batch([changelog("a", b"1", 0, 3)], lambda k: k, lambda v: v)
+    assert spill_table(tmp_path).data.persisted_offset(TP("c", 0)) == 3
+    monkeypatch.setattr(spill_store, "boot_time", lambda: time.time() + 60)
+    rebooted = spill_table(tmp_path).data
+    assert rebooted.persisted_offset(TP("c", 0)) is None and dict(rebooted.data) == {}
+    monkeypatch.setattr(spill_store, "boot_time", lambda: None)  # not known: trusted
+    rebooted.apply_changelog_batch([changelog("b", b"2", 0, 4)], lambda k: k, lambda v: v)
+    assert spill_table(tmp_path).data.persisted_offset(TP("c", 0)) == 4
+    path = rebooted.path
+    with contextlib.closing(sqlite3.connect(path)) as db:  # everything into the main file
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = path.stat().st_size
+    with open(path, "r+b") as f:  # torn pages, past the header
+        f.seek(4096)
+        f.write(b"\xff" * (size - 4096))
+    damaged = spill_table(tmp_path).data
+    assert damaged.persisted_offset(TP("c", 0)) is None and dict(damaged.data) == {}
+    assert "is damaged" in caplog.text
