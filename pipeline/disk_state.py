@@ -12,7 +12,8 @@ Here they live in one private SQLite database per process, behind a page cache o
 - The database is SQLite's private temporary one (`connect("")`): its file is unlinked as soon
   as it is opened (in `SQLITE_TMPDIR`, `TMPDIR` or `/var/tmp`) and vanishes with the process,
   a SIGKILL included. Nothing is recovered from it: what it holds is read again from Kafka
-  at each start, as the in-memory dicts were.
+  at each start, as the in-memory dicts were. (The alert tables' states are given a file of
+  their own instead, kept across restarts: `spill_store.py` says how it stays exact.)
 - No journal and no fsync: a crash loses nothing that Kafka does not hold.
 - Each key carries when it was last written (`written_at`, the record being folded, else now),
   and `expire` forgets the keys older than the horizon, exactly, through an index on that time.
@@ -60,7 +61,27 @@ def _encoded(value: Any) -> tuple[Any, int]:
     return orjson.dumps(value), 1
 
 
-class DiskState(MutableMapping[str, Any]):
+class ReadsGone:
+    """A mapping's reads, from one `_read(key)` that gives the value or `GONE`."""
+
+    def _read(self, key: Any) -> Any:
+        raise NotImplementedError
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._read(key)
+        if value is GONE:
+            raise KeyError(key)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._read(key)
+        return default if value is GONE else value
+
+    def __contains__(self, key: object) -> bool:
+        return self._read(key) is not GONE
+
+
+class DiskState(ReadsGone, MutableMapping[str, Any]):
     """A str-keyed dict on disk; with `horizon_s`, its keys are forgotten that long after their
     last write (at `expire`).
 
@@ -126,19 +147,6 @@ class DiskState(MutableMapping[str, Any]):
         if row is None:
             return GONE
         return orjson.loads(row[0]) if row[1] else row[0]
-
-    def __getitem__(self, key: str) -> Any:
-        value = self._read(key)
-        if value is GONE:
-            raise KeyError(key)
-        return value
-
-    def get(self, key: str, default: Any = None) -> Any:
-        value = self._read(key)
-        return default if value is GONE else value
-
-    def __contains__(self, key: object) -> bool:
-        return self._read(key) is not GONE
 
     def __setitem__(self, key: str, value: Any) -> None:
         if not isinstance(key, str):

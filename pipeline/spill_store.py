@@ -49,7 +49,7 @@ from faust.stores import STORES, memory
 from faust.streams import current_event
 from faust.types import TP
 
-from pipeline.disk_state import GONE, DiskState, discard, transaction
+from pipeline.disk_state import GONE, DiskState, ReadsGone, discard, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ class Write(NamedTuple):
     seq: int
 
 
-class Overlaid(MutableMapping[str, Any]):
+class Overlaid(ReadsGone, MutableMapping[str, Any]):
     """A `DiskState`, with the writes not yet on it (not yet acknowledged) in front."""
 
     def __init__(self, disk: DiskState) -> None:
@@ -155,19 +155,6 @@ class Overlaid(MutableMapping[str, Any]):
         if found is not None:
             return found.value
         return self.disk.get(key, GONE)
-
-    def __getitem__(self, key: str) -> Any:
-        value = self._read(key)
-        if value is GONE:
-            raise KeyError(key)
-        return value
-
-    def get(self, key: str, default: Any = None) -> Any:
-        value = self._read(key)
-        return default if value is GONE else value
-
-    def __contains__(self, key: object) -> bool:
-        return self._read(key) is not GONE
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.pending[key] = Write(key, value, -1, time.time(), -1)

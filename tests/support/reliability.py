@@ -233,23 +233,9 @@ def produce_steady(
 
 
 def topic_values(bootstrap: str, topic: str) -> list[bytes]:
-    """Every record of `topic` up to its current end (an empty list if it does not exist)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        parts = consumer.partitions_for_topic(topic)
-        if not parts:
-            return []
-        tps = [TopicPartition(topic, p) for p in parts]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        out: list[bytes] = []
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            for recs in consumer.poll(timeout_ms=1000, max_records=5000).values():
-                out.extend(r.value for r in recs if r.value is not None)
-        return out
-    finally:
-        consumer.close()
+    """Every record's value on `topic` up to its current end (an empty list if it does not
+    exist), tombstones left out."""
+    return [r.value for r in topic_records(bootstrap, topic) if r.value is not None]
 
 
 def scored_ids(bootstrap: str, topic: str) -> list[str]:
@@ -337,12 +323,14 @@ def page_covering(ref: str, burst_of: str) -> str:
     return f"P{burst_of}-g0" if burst_of else f"P{ref}-p0"
 
 
-def changelog_records(bootstrap: str, topic: str) -> list[Any]:
-    """Every record of a changelog `topic` up to its current end (key, value, partition,
-    offset), tombstones included."""
+def topic_records(bootstrap: str, topic: str) -> list[Any]:
+    """Every record of `topic` up to its current end (key, value, partition, offset),
+    tombstones included; an empty list if it does not exist."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not tps:
+            return []
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         ends = consumer.end_offsets(tps)
@@ -372,7 +360,7 @@ def spill_table_drift(bootstrap: str, tabledir: Path, app_id: str, table: str,
         kv = {k: orjson.loads(v) if j else v for k, v, j in db.execute("SELECT k, v, j FROM kv")}
         where = dict(db.execute("SELECT k, v FROM key_partition"))
     folded: dict[int, dict[str, Any]] = {}
-    for r in changelog_records(bootstrap, f"{app_id}-{table}-changelog"):
+    for r in topic_records(bootstrap, f"{app_id}-{table}-changelog"):
         end = offsets.get(str(r.partition))
         if end is None or r.offset > int(end):
             continue
