@@ -41,7 +41,7 @@ import logging
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -143,8 +143,9 @@ class Write(NamedTuple):
     seq: int
 
 
-class Overlaid(ReadsGone, MutableMapping[str, Any]):
-    """A `DiskState`, with the writes not yet on it (not yet acknowledged) in front."""
+class Overlaid(ReadsGone, Mapping[str, Any]):
+    """A `DiskState`, with the writes not yet on it (not yet acknowledged) in front. Written
+    only by its `Store` (`put`, `settle`)."""
 
     def __init__(self, disk: DiskState) -> None:
         self.disk = disk
@@ -156,13 +157,9 @@ class Overlaid(ReadsGone, MutableMapping[str, Any]):
             return found.value
         return self.disk.get(key, GONE)
 
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.pending[key] = Write(key, value, -1, time.time(), -1)
-
-    def __delitem__(self, key: str) -> None:
-        if key not in self:
-            raise KeyError(key)
-        self.pending[key] = Write(key, GONE, -1, time.time(), -1)
+    def put(self, w: Write) -> None:
+        """A write not yet on disk: reads see it from now on."""
+        self.pending[w.key] = w
 
     def settle(self, w: Write) -> None:
         """`w` is on disk (or dropped): unless a later write of its key is pending, reads go to
@@ -257,15 +254,13 @@ def written_before_boot(path: Path) -> bool:
 
 
 def boot_time() -> float | None:
-    """When this machine booted (Linux's /proc/stat), or None where that is not known."""
+    """When this machine booted (psutil's), or None where that is not known."""
+    import psutil
+
     try:
-        with open("/proc/stat") as f:
-            for line in f:
-                if line.startswith("btime "):
-                    return float(line.split()[1])
-    except OSError:
+        return float(psutil.boot_time())
+    except (OSError, RuntimeError):
         return None
-    return None
 
 
 class Store(memory.Store):
@@ -346,7 +341,7 @@ class Store(memory.Store):
         event = current_event()
         self._seq += 1
         part = -1 if event is None else event.message.partition
-        self.data.pending[key] = w = Write(key, value, part, time.time(), self._seq)
+        self.data.put(w := Write(key, value, part, time.time(), self._seq))
         if event is None:  # not from a record (Faust refuses that): it can never be persisted
             self._lose_track(f"a write of {key!r} outside a record")
             return
