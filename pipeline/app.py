@@ -27,7 +27,7 @@ from pipeline.mirror import TopicMirror, apply_optout
 from pipeline.privacy import Privacy
 from pipeline.scoring.windows import WindowSpec, parse_windows
 from pipeline.settings import STAGES, Settings
-from pipeline.table_store import bound_rocksdb, state_dir
+from pipeline.table_store import bound_rocksdb, register_rocksdb, state_dir
 from pipeline.topics import MODEL_MAX_BYTES, TOPICS
 
 if TYPE_CHECKING:
@@ -157,6 +157,7 @@ def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES
     app_id = settings.app_id_for(stages)
     batched = stages == frozenset({"score"})
     spill_store.register()
+    register_rocksdb()  # `rocksdb:` tables: a copy held too long ago is rebuilt
     if table_store_url(settings, stages) == "rocksdb://":
         bound_rocksdb(settings.rocksdb_cache_mb, settings.rocksdb_write_buffer_mb)
     if settings.store == "memory":

@@ -50,6 +50,7 @@ from faust.streams import current_event
 from faust.types import TP
 
 from pipeline.disk_state import GONE, DiskState, ReadsGone, discard, transaction
+from pipeline.topics import LOCAL_COPY_MAX_AGE_S
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ MEMORY_SCHEME = "inmemory"
 SUFFIX = ".sqlite"
 CACHE_KIB = 1024  # each table's page cache
 FLUSH_AFTER_S = 0.2  # acknowledged writes reach the file at most this late, together
-MAX_OFFLINE_S = 12 * 3600.0  # half the changelog's delete retention (see the docstring)
+MAX_OFFLINE_S = LOCAL_COPY_MAX_AGE_S  # half the changelog's delete retention (see the docstring)
 FLUSHED_AT = "flushed_at"  # in the offsets table: when the file last took writes
 
 

@@ -17,6 +17,13 @@ no metadata version that carries them), in a short-lived process of its own
 (`check_tables_apart`): the score process would otherwise hold the client, about 7 MB, for
 its whole life.
 
+A table partition's copy that this process (or an earlier one) last held more than
+`topics.LOCAL_COPY_MAX_AGE_S` ago (12 h) is rebuilt from the changelog too, when the partition
+is assigned (`pipeline.aged_rocks`): deletes stay only 24 h in a compacted changelog, so reading on
+from an older copy's offset could miss a tombstone and keep a key that is gone. Its age is that
+of the newest file of its database: RocksDB writes its log at each write and every ten
+minutes while the database is open, and only the process that holds a partition writes it.
+
 RocksDB's memory is bounded for the whole process (`bound_rocksdb`): every table partition
 shares one block cache, and their memtables are charged to it, so the score process's RocksDB
 holds about `PRONTO_ROCKSDB_CACHE_MB` however many partitions and tables it opens.
@@ -34,6 +41,10 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
+
+from faust.stores import STORES
+
+from pipeline.topics import LOCAL_COPY_MAX_AGE_S
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +98,43 @@ def _shared_options(self: Any) -> Any:
     options.set_block_based_table_factory(table)
     options.set_write_buffer_manager(_SHARED["write_buffers"])
     return options
+
+
+def last_held(db_path: Path) -> float | None:
+    """When a partition's database was last written (open or written to): its newest file's
+    modification time; None if it has no files.
+
+    >>> import os, tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> last_held(d / "none.db") is None
+    True
+    >>> (d / "t-0.db").mkdir(); (d / "t-0.db" / "LOG").write_text("")
+    0
+    >>> os.utime(d / "t-0.db" / "LOG", (1000.0, 1000.0)); last_held(d / "t-0.db")
+    1000.0
+    """
+    times = [p.stat().st_mtime for p in db_path.glob("*") if p.is_file()]
+    return max(times) if times else None
+
+
+def too_old(db_path: Path, now: float, max_age_s: float = LOCAL_COPY_MAX_AGE_S) -> bool:
+    """Whether a partition's database was last held longer ago than `max_age_s`.
+
+    >>> import os, tempfile
+    >>> d = Path(tempfile.mkdtemp()) / "t-0.db"; d.mkdir(); (d / "LOG").write_text("")
+    0
+    >>> os.utime(d / "LOG", (1000.0, 1000.0))
+    >>> too_old(d, 1000.0 + 3600), too_old(d, 1000.0 + 13 * 3600), too_old(d.parent / "x", 9e9)
+    (False, True, False)
+    """
+    held = last_held(db_path)
+    return held is not None and now - held > max_age_s
+
+
+def register_rocksdb() -> None:
+    """Tables with a `rocksdb:` URL get `pipeline.aged_rocks.AgedRocksStore` (imported by
+    Faust only where such a table is made: the score process)."""
+    STORES.aliases["rocksdb"] = "pipeline.aged_rocks:AgedRocksStore"
 
 
 def state_dir(faust_home: Path, app_id: str, port: int) -> Path:

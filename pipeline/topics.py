@@ -79,6 +79,10 @@ CHANGELOG_CONFIGS = {
     "segment.ms": str(10 * 60 * 1000),
     "min.cleanable.dirty.ratio": "0.1",
 }
+# A local copy of a table partition last held longer ago than this is rebuilt from the
+# changelog rather than read from its offset on: half the deletes' retention (24 h), so that
+# no tombstone written since it was last held can have been compacted away.
+LOCAL_COPY_MAX_AGE_S = 12 * 3600.0
 
 
 def changelogs(settings: Settings, processes: Iterable[frozenset[str]]) -> list[str]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
+from pipeline.topics import LOCAL_COPY_MAX_AGE_S
 from tests.support.http import request
 from tests.support.kafka import read_json
 
@@ -27,7 +30,20 @@ def model_version(url: str) -> float:
     raise AssertionError("no model version metric")
 
 
-def test_restart_keeps_tables_and_model(make_worker, bootstrap, tmp_path):
+def age_score_tables(home: Path, seconds: float) -> int:
+    """Make every file of the score process's RocksDB tables `seconds` old; how many."""
+    files = [f for f in (home / "faust").glob("*score*/**/*.db/*") if f.is_file()]
+    then = time.time() - seconds
+    for f in files:
+        os.utime(f, (then, then))
+    return len(files)
+
+
+@pytest.mark.parametrize("left_for", [0.0, LOCAL_COPY_MAX_AGE_S + 3600], ids=["now", "13h"])
+def test_restart_keeps_tables_and_model(make_worker, bootstrap, tmp_path, left_for):
+    """A restart reads the changelogs' tail past the tables' local copies; copies left longer
+    than half the deletes' retention are rebuilt from the changelog instead, to the same
+    scores."""
     w = make_worker(PRONTO_MODEL_SAVE_INTERVAL_S="1")
     answers = [5, 4, 4, 2, 1, 5, 3, 4]  # csat5 at resto-sol: 5 satisfied of 8
     for i, s in enumerate(answers):
@@ -43,9 +59,13 @@ def test_restart_keeps_tables_and_model(make_worker, bootstrap, tmp_path):
     version = model_version(w.url)
     time.sleep(3)  # past one model save
     w.stop()
+    if left_for:
+        assert age_score_tables(Path(w.env["PRONTO_HOME"]), left_for) > 0
     w2 = make_worker(dict(w.env))  # same group, same tables: a restart
     after = scores(w2.url)["resto-sol"]["windows"]["1h"]
     assert after == before
+    rebuilt = "rebuilding it from the changelog" in w2.log.read_text()
+    assert rebuilt == bool(left_for)
     assert model_version(w2.url) == version  # the model was restored, not re-seeded
     status, _ = request(
         "POST", f"{w2.url}/api/v1/feedback", {"location_id": "resto-sol", "score": 1}
