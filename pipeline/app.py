@@ -157,8 +157,8 @@ def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES
     app_id = settings.app_id_for(stages)
     batched = stages == frozenset({"score"})
     spill_store.register()
-    register_rocksdb()  # `rocksdb:` tables: a copy held too long ago is rebuilt
     if table_store_url(settings, stages) == "rocksdb://":
+        register_rocksdb()  # a partition's copy held too long ago is rebuilt
         bound_rocksdb(settings.rocksdb_cache_mb, settings.rocksdb_write_buffer_mb)
     if settings.store == "memory":
         datadir = home / "faust" / f"{app_id}-{settings.web_port}"

@@ -50,6 +50,7 @@ from faust.streams import current_event
 from faust.types import TP
 
 from pipeline.disk_state import GONE, DiskState, ReadsGone, discard, transaction
+from pipeline.table_store import newest_mtime
 from pipeline.topics import LOCAL_COPY_MAX_AGE_S
 
 logger = logging.getLogger(__name__)
@@ -249,9 +250,9 @@ def remove_files(path: Path) -> None:
 def written_before_boot(path: Path) -> bool:
     """Whether the file (or its log) was last written before the machine booted: the page
     cache it was written to may have been lost with the machine."""
-    stamps = [p.stat().st_mtime for p in (path, Path(f"{path}-wal")) if p.exists()]
+    written = newest_mtime((path, Path(f"{path}-wal")))
     boot = boot_time()
-    return bool(stamps) and boot is not None and max(stamps) < boot
+    return written is not None and boot is not None and written < boot
 
 
 def boot_time() -> float | None:

@@ -113,8 +113,12 @@ def last_held(db_path: Path) -> float | None:
     >>> os.utime(d / "t-0.db" / "LOG", (1000.0, 1000.0)); last_held(d / "t-0.db")
     1000.0
     """
-    times = [p.stat().st_mtime for p in db_path.glob("*") if p.is_file()]
-    return max(times) if times else None
+    return newest_mtime(db_path.glob("*"))
+
+
+def newest_mtime(paths: Iterable[Path]) -> float | None:
+    """The latest modification time among the files of `paths` (None: none is a file)."""
+    return max((p.stat().st_mtime for p in paths if p.is_file()), default=None)
 
 
 def too_old(db_path: Path, now: float, max_age_s: float = LOCAL_COPY_MAX_AGE_S) -> bool:
