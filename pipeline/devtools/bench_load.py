@@ -19,6 +19,7 @@ from itertools import islice
 import aiohttp
 
 from pipeline.config import Location
+from pipeline.devtools import lean_http as lean
 from pipeline.devtools.feedback_mix import SimMessage, customer_pool, generate, make_message
 from pipeline.devtools.simulate import HttpTarget
 from pipeline.privacy import Privacy
@@ -169,42 +170,51 @@ def unique_sender(phase: int, i: int) -> str:
 async def paced_webhooks(base_url: str, venues: Sequence[Location], rate: float,
                          duration_s: float, phase: int, seed: int,
                          max_in_flight: int = 400) -> HttpRun:  # fmt: skip
-    """Signed SMS webhooks at `rate` a second for `duration_s`, then wait for the answers."""
+    """Signed SMS webhooks at `rate` a second for `duration_s`, then wait for the answers.
+    They are built and signed before the clock starts (`lean_http` says why)."""
     run = HttpRun(rate)
-    gate = asyncio.Semaphore(max_in_flight)
+    msgs = list(islice(generate(seed, venues), int(rate * duration_s)))
+    requests = prepared(base_url, phase, msgs)
+    pool = lean.Pool(base_url, max_in_flight)
     tasks: set[asyncio.Task[None]] = set()
-    conn = aiohttp.TCPConnector(limit=max_in_flight)
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(connector=conn, timeout=timeout) as session:
-        from pipeline.devtools.bench_env import BENCH_PUBLIC_URL, BENCH_TOKEN
 
-        target = HttpTarget(session, base_url, BENCH_TOKEN, BENCH_PUBLIC_URL)
+    async def one(request: bytes) -> None:
+        await send_lean(pool, run, request)
 
-        async def one(msg: SimMessage, i: int) -> None:
-            async with gate:
-                try:
-                    sid = f"SM{phase:02d}{i:08d}{uuid.uuid4().hex[:22]}"
-                    run.count(await target.sms(unique_sender(phase, i), msg.to, msg.text, sid))
-                except (aiohttp.ClientError, TimeoutError, OSError) as e:
-                    run.count(type(e).__name__)
-
-        run.started = time.time()
-        t0 = time.monotonic()
-        total = int(rate * duration_s)
-        for i, msg in enumerate(islice(generate(seed, venues), total)):
-            delay = t0 + i / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            else:
-                run.behind_s = max(run.behind_s, -delay)
-            run.complaints += int(msg.dissatisfied or msg.safety)
-            task = asyncio.create_task(one(msg, i))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        if tasks:
-            await asyncio.wait(set(tasks), timeout=60)
-        run.ended = time.time()
+    run.started = time.time()
+    t0 = time.monotonic()
+    for i, (msg, request) in enumerate(zip(msgs, requests, strict=True)):
+        delay = t0 + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:
+            run.behind_s = max(run.behind_s, -delay)
+        run.complaints += int(msg.dissatisfied or msg.safety)
+        task = asyncio.create_task(one(request))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    if tasks:
+        await asyncio.wait(set(tasks), timeout=60)
+    run.ended = time.time()
+    pool.close()
     return run
+
+
+def prepared(base_url: str, phase: int, msgs: Sequence[SimMessage], start: int = 0) -> list[bytes]:
+    """`msgs` as signed webhooks, each from a sender and with a MessageSid of its own."""
+    from pipeline.devtools.bench_env import BENCH_PUBLIC_URL, BENCH_TOKEN
+
+    hooks = lean.SmsWebhooks(base_url, BENCH_TOKEN, BENCH_PUBLIC_URL)
+    return [hooks.build(unique_sender(phase, i), m.to, m.text,
+                        f"SM{phase:02d}{i:08d}{uuid.uuid4().hex[:22]}")
+            for i, m in enumerate(msgs, start)]  # fmt: skip
+
+
+async def send_lean(pool: lean.Pool, run: HttpRun, request: bytes) -> None:
+    try:
+        run.count(await pool.send(request))
+    except (TimeoutError, OSError) as e:
+        run.count(type(e).__name__)
 
 
 def complaint_messages(venues: Sequence[Location], seed: int) -> list[SimMessage]:
@@ -258,25 +268,24 @@ async def send_counted(target: HttpTarget, run: HttpRun, phase: int, i: int,
 
 
 async def flat_out_webhooks(base_url: str, venues: Sequence[Location], duration_s: float,
-                            phase: int, seed: int, concurrency: int = 64) -> HttpRun:  # fmt: skip
-    """As many signed webhooks as the worker answers, `concurrency` at a time, for a while."""
+                            phase: int, seed: int, concurrency: int = 64,
+                            prepare: int = 30_000) -> HttpRun:  # fmt: skip
+    """As many signed webhooks as the worker answers, `concurrency` at a time, for a while
+    (at most `prepare` of them, built before the clock starts)."""
     run = HttpRun(0.0)
-    msgs = list(islice(generate(seed, venues), 5_000))
-    conn = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=conn,
-                                     timeout=aiohttp.ClientTimeout(total=30)) as session:  # fmt: skip
-        from pipeline.devtools.bench_env import BENCH_PUBLIC_URL, BENCH_TOKEN
+    requests = prepared(base_url, phase, list(islice(generate(seed, venues), prepare)))
+    pool = lean.Pool(base_url, concurrency)
+    todo = iter(requests)
+    stop_at = time.monotonic() + duration_s
 
-        target = HttpTarget(session, base_url, BENCH_TOKEN, BENCH_PUBLIC_URL)
-        counter = iter(range(1 << 40))
-        stop_at = time.monotonic() + duration_s
+    async def loop() -> None:
+        for request in todo:
+            if time.monotonic() >= stop_at:
+                return
+            await send_lean(pool, run, request)
 
-        async def loop() -> None:
-            while time.monotonic() < stop_at:
-                i = next(counter)
-                await send_counted(target, run, phase, i, msgs[i % len(msgs)])
-
-        run.started = time.time()
-        await asyncio.gather(*(loop() for _ in range(concurrency)))
-        run.ended = time.time()
+    run.started = time.time()
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    run.ended = time.time()
+    pool.close()
     return run

@@ -36,6 +36,7 @@ LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_IN_FLIGHT = 200
 WEB_PHONE_SHARE = 0.6  # web customers who leave a number for the follow-up
 ACCOUNT_SID = "AC" + "0" * 32
+SMS_PATH = "/sms/inbound"
 
 
 def loopback_only(url: str) -> str:
@@ -102,14 +103,12 @@ class HttpTarget:
 
     async def sms(self, sender: str, to: str, body: str, sid: str | None = None) -> int:
         """POST /sms/inbound as Twilio would; returns the HTTP status."""
-        sid = sid or new_sid()
-        params = {"MessageSid": sid, "SmsSid": sid, "AccountSid": ACCOUNT_SID, "From": sender,
-                  "To": to, "Body": body, "NumMedia": "0", "NumSegments": "1"}  # fmt: skip
+        params = sms_params(sender, to, body, sid or new_sid())
         headers = {}
         if self.validator is not None:
-            url = f"{self.sign_base}/sms/inbound"
+            url = f"{self.sign_base}{SMS_PATH}"
             headers["X-Twilio-Signature"] = self.validator.compute_signature(url, params)
-        async with self.session.post(f"{self.base}/sms/inbound", data=params,
+        async with self.session.post(f"{self.base}{SMS_PATH}", data=params,
                                      headers=headers) as r:  # fmt: skip
             await r.read()
             return r.status
@@ -120,6 +119,12 @@ class HttpTarget:
         async with self.session.post(f"{self.base}/f/{location_id}", data=data) as r:
             await r.read()
             return r.status
+
+
+def sms_params(sender: str, to: str, body: str, sid: str) -> dict[str, str]:
+    """The form fields of Twilio's inbound-SMS webhook (the ones Pronto reads, and a few)."""
+    return {"MessageSid": sid, "SmsSid": sid, "AccountSid": ACCOUNT_SID, "From": sender,
+            "To": to, "Body": body, "NumMedia": "0", "NumSegments": "1"}  # fmt: skip
 
 
 def new_sid() -> str:
