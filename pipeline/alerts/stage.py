@@ -23,6 +23,7 @@ from pipeline.alerts import lifecycle as lc
 from pipeline.alerts.pacing import Pacer
 from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
+from pipeline.events import as_event
 from pipeline.records import RecordError, ScoredFeedback
 
 if TYPE_CHECKING:
@@ -48,7 +49,13 @@ def loaded(raw: bytes) -> lc.Alert:
 
 
 class TableBook:
-    """`desk.Book` over the Faust tables (and the worker-wide index of references)."""
+    """`desk.Book` over the Faust tables (and the worker-wide index of references).
+
+    It reads the tables' stores directly: a Faust table's `get` reads the store twice for a
+    key it holds (`in`, then the value) and raises and catches a KeyError for one it does
+    not, and most of the desk's reads are of keys that are not there (a feedback not handled
+    yet, a customer with no open alert). Writes still go through the tables, which send
+    their changelog records."""
 
     def __init__(self, alerts: Any, index: Any, known_refs: Any) -> None:
         self.alerts = alerts
@@ -57,16 +64,16 @@ class TableBook:
         self.latest: dict[str, tuple[float, str]] = {}  # location -> (paged at, ref)
 
     def alert(self, ref: str) -> lc.Alert | None:
-        raw = self.alerts.get(ref)
+        raw = self.alerts.data.get(ref)
         return loaded(raw) if raw else None
 
     def open_ref(self, key: str) -> str | None:
-        ref = self.index.get(key)
-        return ref if ref and self.alerts.get(ref) else None
+        ref = self.index.data.get(key)
+        return ref if ref and self.alerts.data.get(ref) else None
 
     def ref_taken(self, ref: str, feedback_id: str) -> bool:
         """Whether `ref` belongs to another alert (here or in the worker-wide index)."""
-        mine = self.alerts.get(ref)
+        mine = self.alerts.data.get(ref)
         if mine is not None:
             return (orjson.loads(mine).get("feedback_ids") or [None])[0] != feedback_id
         key = f"owner:{ref}"
@@ -83,7 +90,7 @@ class TableBook:
         return [alert] if alert is not None else []
 
     def handled(self, feedback_id: str) -> bool:
-        return self.index.get(desk.handled_key(feedback_id)) is not None
+        return self.index.data.get(desk.handled_key(feedback_id)) is not None
 
     def note_paged(self, location_id: str, ref: str, at: float) -> None:
         self.latest[location_id] = (at, ref)
@@ -195,12 +202,14 @@ def register(ctx: Pronto) -> None:
 
     @app.agent(scored_lane)
     async def alert_desk(stream: Any) -> None:
-        """Every scored feedback: the desk's normal path. It takes at most its share of the
-        loop (`pacing.py`): a backlog of scored records waits in Kafka, not in front of a
-        complaint from the edge."""
-        async for event in stream.events():
+        """Every scored feedback: the desk's normal path, a few records at a time. It takes at
+        most its share of the loop (`pacing.py`): a backlog of scored records waits in Kafka,
+        not in front of a complaint from the edge, which waits at most one small batch."""
+        async for events in stream.take_events(s.alert_batch, within=s.alert_batch_s):
             t0 = time.thread_time()
-            await handle(event)
+            for event in events:
+                as_event(event)  # a batch holds records of several partitions
+                await handle(event)
             await asyncio.sleep(pacer.after(time.thread_time() - t0))
 
     @app.agent(priority_lane)

@@ -269,6 +269,9 @@ def latency(steady: list[Steady], outbox: list[dict[str, Any]], calls: list[dict
             "sent": run_.sent, "ok": run_.ok, "errors": run_.errors, "drained": s.drained,
             "sender_behind_s": round(run_.behind_s, 3),
             "achieved_rate": round(st.rate(run_.sent, run_.ended - run_.started), 1),
+            # The rate offered (over the sending), and how long the last answer took after it.
+            "offered_rate": round(st.rate(run_.sent, run_.sent_until - run_.started), 1),
+            "last_answer_after_s": round(max(0.0, run_.ended - run_.sent_until), 3),
             "page_ms": st.summarize_ms(pages), "scored_ms": st.summarize_ms(done),
         }  # fmt: skip
     at500 = out.get("500", next(iter(out.values()), {}))

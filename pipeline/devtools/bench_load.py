@@ -146,7 +146,8 @@ class HttpRun:
     ok: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     started: float = 0.0
-    ended: float = 0.0
+    ended: float = 0.0  # the last answer
+    sent_until: float = 0.0  # the last request handed to the connection pool
     behind_s: float = 0.0  # how far the sender fell behind its schedule, at worst
     complaints: int = 0  # messages the mix wrote as complaints (low score or safety)
 
@@ -193,6 +194,7 @@ async def paced_webhooks(base_url: str, venues: Sequence[Location], rate: float,
         task = asyncio.create_task(one(request))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+    run.sent_until = time.time()
     if tasks:
         await asyncio.wait(set(tasks), timeout=60)
     run.ended = time.time()

@@ -19,16 +19,14 @@ import asyncio
 import json
 import logging
 import time
-import weakref
 from collections import Counter, deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from faust.streams import _current_event
-
 from pipeline.config import SCALES
 from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
+from pipeline.events import as_event
 from pipeline.memory import release_free_memory
 from pipeline.model_store import MODEL_KEY, encode_model, load_model
 from pipeline.records import Feedback, RecordError, ScoredFeedback
@@ -78,12 +76,6 @@ def check_answer(fb: Feedback) -> None:
         raise RecordError(f"Feedback.scale: one of {SCALES}, got {fb.scale!r}")
     if fb.score is not None and fb.scale and label_from_score(fb.score, fb.scale) is None:
         raise RecordError(f"Feedback.score: {fb.score} is not an answer on {fb.scale}")
-
-
-def as_event(event: Any) -> None:
-    """Make `event` the current one: Faust sends a table write to the changelog partition of
-    the current event, and a batch holds events of several partitions."""
-    _current_event.set(weakref.ref(event))
 
 
 def register(ctx: Pronto) -> None:

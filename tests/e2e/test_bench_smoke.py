@@ -37,6 +37,9 @@ def test_quick_bench_prints_every_figure_and_a_verdict_per_target(kafka) -> None
         assert finite(result[key]) and result[key] >= 0, (key, result[key])
     assert result["raw_rate"] > 0 and result["score_rate"] > 0  # something was measured
     assert set(result["latency"]) == {"100", "500", "1000"}
+    for load in result["latency"].values():  # signed as Twilio signs: every webhook taken
+        assert load["ok"] == load["sent"] > 0 and load["errors"] == {}, load
+        assert finite(load["offered_rate"]) and load["offered_rate"] > 0, load
     # Pages were matched to their webhooks at some load (an overloaded host may not drain all).
     assert sum(d["page_ms"]["n"] for d in result["latency"].values()) > 0, result["latency"]
     for d in [result["latency_page_ms"], *(x["page_ms"] for x in result["latency"].values())]:

@@ -3,6 +3,7 @@ the desk reads the same answers from it as from the whole index."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -18,11 +19,16 @@ EVENTS = [
 ]
 
 
+def table(data: dict[str, Any]) -> Any:
+    """A stand-in for a Faust table: the book reads its store (`data`)."""
+    return SimpleNamespace(data=data)
+
+
 def book_from(apply: Any) -> TableBook:
     index: dict[str, Any] = {}
     for doc in EVENTS:
         apply(index, "loc", doc)
-    return TableBook(alerts={}, index={}, known_refs=index)
+    return TableBook(alerts=table({}), index=table({}), known_refs=index)
 
 
 @pytest.mark.parametrize(
@@ -48,5 +54,5 @@ def test_an_alert_in_this_process_s_table_wins_over_the_index() -> None:
     index: dict[str, Any] = {}
     apply_alert_owner(index, "loc", EVENTS[0])
     stored = orjson.dumps({"feedback_ids": ["f3"]})  # the alerts table keeps the JSON bytes
-    book = TableBook(alerts={"4821": stored}, index={}, known_refs=index)
+    book = TableBook(alerts=table({"4821": stored}), index=table({}), known_refs=index)
     assert not book.ref_taken("4821", "f3") and book.ref_taken("4821", "f1")
