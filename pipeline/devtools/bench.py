@@ -175,7 +175,11 @@ def run(plan: Plan, work: Path, broker: str = "",
         outbox_msgs = lat.outbox_messages(lat.read_all(bootstrap, outbox))
         calls = standin.recorded()
         r["latency"], r["latency_page_ms"], r["latency_scored_ms"] = latency(
-            steady, outbox_msgs, calls, lat.read_all(bootstrap, f"{prefix}feedback.scored")
+            steady,
+            outbox_msgs,
+            calls,
+            lat.read_all(bootstrap, f"{prefix}feedback.scored"),
+            lat.outbox_messages(lat.read_all(bootstrap, f"{prefix}alerts.events")),
         )
         matched = lat.page_calls(outbox_msgs, calls)
         r["twilio_latency_ms"] = twilio_latency_ms
@@ -258,12 +262,17 @@ def steady_loads(plan: Plan, w: env_.WorkerProc, bootstrap: str, prefix: str,
 
 
 def latency(steady: list[Steady], outbox: list[dict[str, Any]], calls: list[dict[str, Any]],
-            scored: list[tuple[int, bytes]]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:  # fmt: skip
-    """Per load: pages and scored records matched to their webhooks."""
+            scored: list[tuple[int, bytes]], events: list[dict[str, Any]],
+            ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """Per load: pages and scored records matched to their webhooks. `page_ms` runs from the
+    worker's `received_at`, `sent_page_ms` from the moment the sender wrote the webhook."""
     out: dict[str, Any] = {}
+    matched = lat.page_calls(outbox, calls)
+    opened_by = lat.opening_feedback(events)
     for s in steady:
         run_ = s.run
         pages = lat.page_latencies(outbox, calls, run_.started, run_.ended)
+        from_send = lat.sent_page_latencies(matched, opened_by, run_.sent_at)
         done = lat.scored_latencies(scored, run_.started, run_.ended)
         out[str(int(s.rate))] = {
             "sent": run_.sent, "ok": run_.ok, "errors": run_.errors, "drained": s.drained,
@@ -272,7 +281,8 @@ def latency(steady: list[Steady], outbox: list[dict[str, Any]], calls: list[dict
             # The rate offered (over the sending), and how long the last answer took after it.
             "offered_rate": round(st.rate(run_.sent, run_.sent_until - run_.started), 1),
             "last_answer_after_s": round(max(0.0, run_.ended - run_.sent_until), 3),
-            "page_ms": st.summarize_ms(pages), "scored_ms": st.summarize_ms(done),
+            "page_ms": st.summarize_ms(pages), "sent_page_ms": st.summarize_ms(from_send),
+            "scored_ms": st.summarize_ms(done),
         }  # fmt: skip
     at500 = out.get("500", next(iter(out.values()), {}))
     return out, at500.get("page_ms", {}), at500.get("scored_ms", {})

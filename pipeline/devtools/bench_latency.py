@@ -114,6 +114,43 @@ def page_latencies(outbox: Iterable[Mapping[str, Any]], calls: Iterable[Mapping[
     return [c.latency_s for c in page_calls(outbox, calls) if since <= c.received_at <= until]
 
 
+def opening_feedback(events: Iterable[Mapping[str, Any]]) -> dict[tuple[str, float], str]:
+    """(alert ref, opened at) -> the id of the feedback that opened the alert, from the alert
+    dicts of `alerts.events` (a ref is reused once its alert is closed: the opening time,
+    which is that feedback's `received_at`, tells them apart).
+
+    >>> opening_feedback([{"event": "opened", "alert": {"ref": "12", "opened_at": 5.0,
+    ...                    "feedback_ids": ["sms-SM1", "sms-SM2"]}}, {"event": "tick"}])
+    {('12', 5.0): 'sms-SM1'}
+    """
+    out: dict[tuple[str, float], str] = {}
+    for ev in events:
+        alert = ev.get("alert") or {}
+        ids = alert.get("feedback_ids") or []
+        if ids and "opened_at" in alert:
+            out.setdefault((str(alert.get("ref")), float(alert["opened_at"])), str(ids[0]))
+    return out
+
+
+def sent_page_latencies(matched: Iterable[PageCall], opened_by: Mapping[tuple[str, float], str],
+                        sent_at: Mapping[str, float]) -> list[float]:  # fmt: skip
+    """Seconds from the moment the sender wrote each webhook (`sent_at`: feedback id -> wall
+    clock) to its page's API call: the customer's clock, which also counts any wait before the
+    worker took the webhook in.
+
+    >>> pcs = [PageCall("P12-p0", "a", 5.0, 5.3), PageCall("P13-p0", "a", 6.0, 6.1)]
+    >>> [round(x, 3) for x in sent_page_latencies(pcs, {("12", 5.0): "sms-SM1"},
+    ...                                           {"sms-SM1": 4.9})]
+    [0.4]
+    """
+    out = []
+    for pc in matched:
+        fid = opened_by.get((pc.page_id[1:].rpartition("-")[0], pc.received_at))
+        if fid is not None and fid in sent_at:
+            out.append(pc.called_at - sent_at[fid])
+    return out
+
+
 def pages_in(outbox: Iterable[Mapping[str, Any]], since: float, until: float) -> int:
     """How many first pages the alert stage wrote for feedback received in [since, until]
     (sent or not yet).

@@ -150,6 +150,7 @@ class HttpRun:
     sent_until: float = 0.0  # the last request handed to the connection pool
     behind_s: float = 0.0  # how far the sender fell behind its schedule, at worst
     complaints: int = 0  # messages the mix wrote as complaints (low score or safety)
+    sent_at: dict[str, float] = field(default_factory=dict)  # feedback id -> when written
 
     def count(self, status: int | str) -> None:
         self.sent += 1
@@ -179,19 +180,20 @@ async def paced_webhooks(base_url: str, venues: Sequence[Location], rate: float,
     pool = lean.Pool(base_url, max_in_flight)
     tasks: set[asyncio.Task[None]] = set()
 
-    async def one(request: bytes) -> None:
+    async def one(fid: str, request: bytes) -> None:
+        run.sent_at[fid] = time.time()
         await send_lean(pool, run, request)
 
     run.started = time.time()
     t0 = time.monotonic()
-    for i, (msg, request) in enumerate(zip(msgs, requests, strict=True)):
+    for i, (msg, (fid, request)) in enumerate(zip(msgs, requests, strict=True)):
         delay = t0 + i / rate - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
         else:
             run.behind_s = max(run.behind_s, -delay)
         run.complaints += int(msg.dissatisfied or msg.safety)
-        task = asyncio.create_task(one(request))
+        task = asyncio.create_task(one(fid, request))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     run.sent_until = time.time()
@@ -202,14 +204,20 @@ async def paced_webhooks(base_url: str, venues: Sequence[Location], rate: float,
     return run
 
 
-def prepared(base_url: str, phase: int, msgs: Sequence[SimMessage], start: int = 0) -> list[bytes]:
-    """`msgs` as signed webhooks, each from a sender and with a MessageSid of its own."""
+def prepared(base_url: str, phase: int, msgs: Sequence[SimMessage]) -> list[tuple[str, bytes]]:
+    """`msgs` as signed webhooks, each from a sender and with a MessageSid of its own, with
+    the id the worker gives its feedback."""
     from pipeline.devtools.bench_env import BENCH_PUBLIC_URL, BENCH_TOKEN
+    from pipeline.ingest.intake import feedback_id
 
     hooks = lean.SmsWebhooks(base_url, BENCH_TOKEN, BENCH_PUBLIC_URL)
-    return [hooks.build(unique_sender(phase, i), m.to, m.text,
-                        f"SM{phase:02d}{i:08d}{uuid.uuid4().hex[:22]}")
-            for i, m in enumerate(msgs, start)]  # fmt: skip
+    out = []
+    for i, m in enumerate(msgs):
+        sid = f"SM{phase:02d}{i:08d}{uuid.uuid4().hex[:22]}"
+        out.append(
+            (feedback_id("sms", sid), hooks.build(unique_sender(phase, i), m.to, m.text, sid))
+        )
+    return out
 
 
 async def send_lean(pool: lean.Pool, run: HttpRun, request: bytes) -> None:
@@ -277,7 +285,7 @@ async def flat_out_webhooks(base_url: str, venues: Sequence[Location], duration_
     run = HttpRun(0.0)
     requests = prepared(base_url, phase, list(islice(generate(seed, venues), prepare)))
     pool = lean.Pool(base_url, concurrency)
-    todo = iter(requests)
+    todo = (request for _, request in requests)
     stop_at = time.monotonic() + duration_s
 
     async def loop() -> None:

@@ -167,7 +167,7 @@ def markdown(r: dict[str, Any]) -> str:
     ...     "page_ms": {"p50": 20.0, "p95": 30.0, "p99": 40.0, "max": 50.0, "n": 9},
     ...     "scored_ms": {"p50": 5.0, "p95": 6.0, "p99": 7.0, "max": 8.0, "n": 60}}},
     ...     "targets": {}})
-    >>> "| 100 | 9 | 20.0 | 30.0 | 40.0 | 50.0 |" in md
+    >>> "| 100 | 9 | 20.0 | 30.0 | 40.0 | 50.0 | n/a |" in md
     True
     """
     rows = [
@@ -208,14 +208,16 @@ def markdown(r: dict[str, Any]) -> str:
     ]
     out = ["| measure | value |", "| --- | ---: |"]
     out += [f"| {name} | {_fmt(v)} |" for name, v in rows]
-    out += ["", "| load /s | pages | p50 ms | p95 ms | p99 ms | max ms | "
-            "scored p50 | scored p99 | ok/sent |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    out += ["", "| load /s | pages | p50 ms | p95 ms | p99 ms | max ms | from the send, p99 ms "
+            "| scored p50 | scored p99 | ok/sent | offered /s |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
     for load, d in r.get("latency", {}).items():
         p, s = d.get("page_ms", {}), d.get("scored_ms", {})
+        sent = d.get("sent_page_ms", {})
         out.append(f"| {load} | {_fmt(p.get('n'))} | {_fmt(p.get('p50'))} | {_fmt(p.get('p95'))} "
-                   f"| {_fmt(p.get('p99'))} | {_fmt(p.get('max'))} | {_fmt(s.get('p50'))} "
-                   f"| {_fmt(s.get('p99'))} | {d.get('ok', '')}/{d.get('sent', '')} |")  # fmt: skip
+                   f"| {_fmt(p.get('p99'))} | {_fmt(p.get('max'))} | {_fmt(sent.get('p99'))} "
+                   f"| {_fmt(s.get('p50'))} | {_fmt(s.get('p99'))} "
+                   f"| {d.get('ok', '')}/{d.get('sent', '')} | {_fmt(d.get('offered_rate'))} |")  # fmt: skip
     out += page_rows(r)
     out += [
         "",

@@ -40,6 +40,10 @@ def test_quick_bench_prints_every_figure_and_a_verdict_per_target(kafka) -> None
     for load in result["latency"].values():  # signed as Twilio signs: every webhook taken
         assert load["ok"] == load["sent"] > 0 and load["errors"] == {}, load
         assert finite(load["offered_rate"]) and load["offered_rate"] > 0, load
+        # Each page is found again from the send, which comes before the worker's clock starts.
+        page, sent = load["page_ms"], load["sent_page_ms"]
+        assert sent["n"] == page["n"], (sent, page)
+        assert page["n"] == 0 or (sent["p50"] >= page["p50"] and sent["max"] >= page["max"])
     # Pages were matched to their webhooks at some load (an overloaded host may not drain all).
     assert sum(d["page_ms"]["n"] for d in result["latency"].values()) > 0, result["latency"]
     for d in [result["latency_page_ms"], *(x["page_ms"] for x in result["latency"].values())]:
