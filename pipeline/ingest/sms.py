@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape as xml_escape
 
 from aiohttp import web
-from twilio.request_validator import RequestValidator
 
 from pipeline.alert_index import alert_ref, last_paged, summary_of
 from pipeline.alerts import messages
@@ -23,6 +22,7 @@ from pipeline.ingest import answers
 from pipeline.ingest.intake import build_feedback, feedback_id
 from pipeline.ingest.keywords import KeywordKind, classify_keyword, keyword_reply
 from pipeline.ingest.service import Ingest, KafkaUnavailable
+from pipeline.ingest.signature import SignatureCheck
 from pipeline.phones import normalize_phone
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class SmsWebhook:
         self.ctx = ctx
         self.ingest = ingest
         token = ctx.settings.twilio_auth_token.get_secret_value()
-        self.validator = RequestValidator(token) if token else None
+        self.validator = SignatureCheck(token) if token else None
         self.supervisors = {
             normalize_phone(s.phone): (loc, s)
             for loc in ctx.venues.locations
@@ -72,7 +72,7 @@ class SmsWebhook:
         base = self.ctx.settings.public_url.rstrip("/") or f"{request.scheme}://{request.host}"
         url = base + request.rel_url.path_qs
         sig = request.headers.get("X-Twilio-Signature", "")
-        return bool(sig) and bool(self.validator.validate(url, params, sig))
+        return self.validator.valid(url, params, sig)
 
     async def _form(self, request: web.Request) -> dict[str, str] | web.Response:
         if request.content_type != "application/x-www-form-urlencoded":
