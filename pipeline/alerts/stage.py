@@ -21,9 +21,9 @@ from pipeline.alert_index import compact_json
 from pipeline.alerts import desk, theme_desk, themes_stage
 from pipeline.alerts import lifecycle as lc
 from pipeline.alerts.pacing import Pacer
+from pipeline.current_event import as_event
 from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
-from pipeline.events import as_event
 from pipeline.records import RecordError, ScoredFeedback
 
 if TYPE_CHECKING:

@@ -24,9 +24,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import SCALES
+from pipeline.current_event import as_event
 from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
-from pipeline.events import as_event
 from pipeline.memory import release_free_memory
 from pipeline.model_store import MODEL_KEY, encode_model, load_model
 from pipeline.records import Feedback, RecordError, ScoredFeedback
