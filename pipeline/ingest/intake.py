@@ -19,6 +19,7 @@ from pipeline.scoring.extract import extract_score
 logger = logging.getLogger(__name__)
 
 CHANNELS = ("sms", "whatsapp", "web", "api", "kiosk")
+_READABLE = str.maketrans("ILOU01", "ABCDEF")  # Crockford-ish: reads well over the phone
 
 
 def feedback_id(channel: str, external_id: str = "") -> str:
@@ -42,8 +43,8 @@ def feedback_ref(fid: str) -> str:
     6
     """
     digest = hashlib.sha256(fid.encode()).digest()
-    # Crockford-ish: no I, L, O, U, 0 or 1, so it reads well over the phone.
-    return base64.b32encode(digest).decode().translate(str.maketrans("ILOU01", "ABCDEF"))[:6]
+    # Base32 writes each 5 bytes as 8 letters of their own: the first 5 give the first 6.
+    return base64.b32encode(digest[:5]).decode().translate(_READABLE)[:6]
 
 
 def build_feedback(

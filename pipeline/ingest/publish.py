@@ -20,8 +20,10 @@ class KafkaUnavailable(RuntimeError):
 async def publish(topic: Any, key: str, value: bytes, timeout_s: float) -> None:
     """Send `value` to `topic` keyed by `key` and wait for the broker's ack."""
     try:
-        fut = await asyncio.wait_for(topic.send(key=key.encode(), value=value), timeout_s)
-        await asyncio.wait_for(asyncio.shield(fut), timeout_s)
+        # One deadline for the hand-over and the ack; no task per step, as `wait_for` makes.
+        async with asyncio.timeout(timeout_s):
+            fut = await topic.send(key=key.encode(), value=value)
+            await asyncio.shield(fut)  # a timeout leaves the producer's future to the producer
     except TimeoutError as e:
         raise KafkaUnavailable(f"no acknowledgement from Kafka within {timeout_s}s") from e
     except Exception as e:  # aiokafka raises its own KafkaError family

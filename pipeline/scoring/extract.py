@@ -48,6 +48,7 @@ Extraction(score=9, scale='nps10', explicit=False)
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import unicodedata
@@ -197,9 +198,31 @@ def _fold_char(c: str) -> str:
     return unicodedata.normalize("NFD", low)[0] if len(low) == 1 else c
 
 
+class _FoldTable(dict[int, str]):
+    """`_fold_char` by code point, for `str.translate`, worked out once per character seen
+    (up to `limit` of them: past that, a character is worked out each time)."""
+
+    def __init__(self, limit: int = 8192) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_char(chr(code))
+        if len(self) < self.limit:
+            self[code] = folded
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+
+
 def _fold(text: str) -> str:
-    """Lower case without accents, one character for one, so positions match `text`."""
-    return "".join(_fold_char(c) for c in text)
+    """Lower case without accents, one character for one, so positions match `text`.
+
+    >>> _fold("¡Ñandú ☹️ MUY Lento!")
+    '¡nandu ☹  muy lento!'
+    """
+    return text.translate(_FOLD_TABLE)
 
 
 def _value(token: str) -> int:
@@ -331,8 +354,12 @@ def _emoji(s: str, original: str, scale: str) -> Extraction | None:
     return Extraction(v if scale == "csat5" else _EMOJI_NPS[v], scale, explicit=False)
 
 
+@functools.lru_cache(maxsize=1)
 def extract_score(text: str, scale: str) -> Extraction | None:
     """The score in `text`, or None; `scale` (csat5 | nps10) applies to bare numbers.
+
+    The last answer is kept (an `Extraction` is frozen): ingest reads a message's score when
+    it builds the record and again when it triages it, with no other message in between.
 
     >>> extract_score("8", "nps10")
     Extraction(score=8, scale='nps10', explicit=False)

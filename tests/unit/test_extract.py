@@ -201,3 +201,20 @@ def test_explicit_form_wins(
 def test_a_lone_number_in_range_is_a_score(n: int) -> None:
     assert extract_score(str(n), "nps10") == Extraction(n, "nps10", False)
     assert (extract_score(f" {n}. ", "csat5") is not None) == (1 <= n <= 5)
+
+
+@given(st.text(max_size=40))
+@example("¡Ñandú ☹️ MUY Lento! İstanbul ﬁ")
+def test_folding_by_table_is_folding_character_by_character(text: str) -> None:
+    from pipeline.scoring.extract import _fold, _fold_char, _FoldTable
+
+    one_by_one = "".join(_fold_char(c) for c in text)
+    assert _fold(text) == one_by_one
+    assert len(_fold(text)) == len(text)  # positions still match the original
+    assert text.translate(_FoldTable(limit=1)) == one_by_one  # past its limit: worked out each time
+
+
+def test_the_score_of_a_text_read_twice_is_the_same_for_each_scale() -> None:
+    assert extract_score("8", "nps10") == Extraction(8, "nps10", False)
+    assert extract_score("8", "csat5") is None  # not the nps10 answer kept from the line above
+    assert extract_score("8", "nps10") == Extraction(8, "nps10", False)

@@ -72,3 +72,9 @@ def test_validation_either_accepts_or_names_a_field(data: dict[str, object]) -> 
 def test_logs_lose_phone_numbers_but_keep_addresses() -> None:
     line = "to +34 600 123 456 and 34600123456 via 127.0.0.1:9092 at 12:30"
     assert redact_phones(line) == "to [phone] and [phone] via 127.0.0.1:9092 at 12:30"
+
+
+def test_references_stay_what_customers_were_given() -> None:
+    # Worked out with the whole digest before the reference took only its first five bytes.
+    assert [feedback_ref(f) for f in ("sms-SM123", "web-abc", "sms-SMffff")] == [
+        "QEK63A", "VFBDYT", "4NRQQ3"]  # fmt: skip
