@@ -3,7 +3,8 @@
 The steady-load figures of `pronto bench` (page p99 at 500/s) are bound by CPU on a 2-core box.
 This probe starts a broker, the Twilio stand-in and one worker, sends signed SMS webhooks at
 `--rate` for `--seconds`, and prints one JSON line: each process's CPU milliseconds per webhook
-over the run (the figure a busy shared host blurs least), and the answers' status counts.
+over the run (the figure a busy shared host blurs least), the answers' status counts, and
+the run's pages timed from the send (`sent_page_ms`, as `pronto bench` reports them).
 `--profile web|score|alert` records that process with py-spy into `--out` meanwhile (only
 the thread holding the GIL: what costs CPU, not what waits).
 `--code DIR` runs the worker from another source tree, as `pronto bench --worker-code` does.
@@ -33,6 +34,7 @@ from typing import Any
 
 from pipeline.config import parse_venues
 from pipeline.devtools import bench_env as env_
+from pipeline.devtools import bench_latency as lat
 from pipeline.devtools import bench_load as load
 from pipeline.devtools import bench_stats as st
 from pipeline.devtools.bench import ACCOUNT_SID
@@ -93,6 +95,18 @@ class RssSampler(threading.Thread):
         }
 
 
+def page_latency(bootstrap: str, prefix: str, standin: TwilioStandin,
+                 run: load.HttpRun) -> dict[str, Any]:  # fmt: skip
+    """Send -> page call of the run's complaints (`pronto bench`'s `sent_page_ms`): the page
+    path at this rate, seconds after the run rather than a whole bench."""
+    outbox = lat.outbox_messages(lat.read_all(bootstrap, f"{prefix}pages.outbox"))
+    events = lat.outbox_messages(lat.read_all(bootstrap, f"{prefix}alerts.events"))
+    matched = lat.page_calls(outbox, standin.recorded())
+    return st.summarize_ms(
+        lat.sent_page_latencies(matched, lat.opening_feedback(events), run.sent_at)
+    )
+
+
 def probe(work: Path, rate: float, seconds: float, locations: int, profile: str | None,
           out: Path | None, extra: dict[str, str], warmup_s: float = 3.0) -> dict[str, Any]:  # fmt: skip
     standin = TwilioStandin(work / "twilio-standin", 300)
@@ -148,6 +162,9 @@ def probe(work: Path, rate: float, seconds: float, locations: int, profile: str 
                                        for n, c in used_others.items()},
             **sampler.summary(),
         }  # fmt: skip
+        r["sent_page_ms"] = page_latency(kafka.bootstrap, prefix, standin, run)
+        stats = standin.stats()
+        r["twilio_calls"] = {"calls": stats["calls"], "max_in_flight": stats["max_in_flight"]}
         if spy is not None and out is not None:
             spy.wait(timeout=seconds + 60)
             r["profile"] = {"process": profile, "out": str(out),
