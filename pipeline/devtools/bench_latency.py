@@ -143,11 +143,33 @@ def sent_page_latencies(matched: Iterable[PageCall], opened_by: Mapping[tuple[st
     ...                                           {"sms-SM1": 4.9})]
     [0.4]
     """
+    return [secs for _, secs in sent_page_pairs(matched, opened_by, sent_at)]
+
+
+def sent_page_pairs(matched: Iterable[PageCall], opened_by: Mapping[tuple[str, float], str],
+                    sent_at: Mapping[str, float]) -> list[tuple[str, float]]:  # fmt: skip
+    """(feedback id, seconds from its send to its page's call): `sent_page_latencies` with
+    the feedback each page was for."""
     out = []
     for pc in matched:
         fid = opened_by.get((pc.page_id[1:].rpartition("-")[0], pc.received_at))
         if fid is not None and fid in sent_at:
-            out.append(pc.called_at - sent_at[fid])
+            out.append((fid, pc.called_at - sent_at[fid]))
+    return out
+
+
+def urgent_ids(records: Iterable[tuple[int, bytes]]) -> set[str]:
+    """The feedback ids of `feedback.urgent` records: the complaints ingest's triage sent.
+
+    >>> urgent_ids([(1, b'{"feedback": {"id": "sms-SM1"}}'), (2, b'not json')])
+    {'sms-SM1'}
+    """
+    out = set()
+    for _, value in records:
+        try:
+            out.add(str(json.loads(value)["feedback"]["id"]))
+        except (ValueError, KeyError, TypeError):
+            continue
     return out
 
 

@@ -97,14 +97,23 @@ class RssSampler(threading.Thread):
 
 def page_latency(bootstrap: str, prefix: str, standin: TwilioStandin,
                  run: load.HttpRun) -> dict[str, Any]:  # fmt: skip
-    """Send -> page call of the run's complaints (`pronto bench`'s `sent_page_ms`): the page
-    path at this rate, seconds after the run rather than a whole bench."""
+    """Send -> page call of the run's complaints, and webhook received -> page call (`pronto
+    bench`'s `sent_page_ms` and `page_ms`): the page path at this rate, in a minute rather than
+    a whole bench."""
     outbox = lat.outbox_messages(lat.read_all(bootstrap, f"{prefix}pages.outbox"))
     events = lat.outbox_messages(lat.read_all(bootstrap, f"{prefix}alerts.events"))
     matched = lat.page_calls(outbox, standin.recorded())
-    return st.summarize_ms(
-        lat.sent_page_latencies(matched, lat.opening_feedback(events), run.sent_at)
-    )
+    opened_by = lat.opening_feedback(events)
+    sent = lat.sent_page_latencies(matched, opened_by, run.sent_at)
+    received = [m.latency_s for m in matched if run.started <= m.received_at <= run.ended]
+    # Which copy opened each alert: the fast path's (ingest's triage) or only the scored one
+    # (the score stage's model judged it negative, the edge's older snapshot did not).
+    edge = lat.urgent_ids(lat.read_all(bootstrap, f"{prefix}feedback.urgent"))
+    by_path: dict[str, list[float]] = {"edge": [], "score_only": []}
+    for fid, secs in lat.sent_page_pairs(matched, opened_by, run.sent_at):
+        by_path["edge" if fid in edge else "score_only"].append(secs)
+    return {"sent_page_ms": st.summarize_ms(sent), "page_ms": st.summarize_ms(received),
+            "sent_page_ms_by_path": {k: st.summarize_ms(v) for k, v in by_path.items()}}  # fmt: skip
 
 
 def probe(work: Path, rate: float, seconds: float, locations: int, profile: str | None,
@@ -162,7 +171,7 @@ def probe(work: Path, rate: float, seconds: float, locations: int, profile: str 
                                        for n, c in used_others.items()},
             **sampler.summary(),
         }  # fmt: skip
-        r["sent_page_ms"] = page_latency(kafka.bootstrap, prefix, standin, run)
+        r.update(page_latency(kafka.bootstrap, prefix, standin, run))
         stats = standin.stats()
         r["twilio_calls"] = {"calls": stats["calls"], "max_in_flight": stats["max_in_flight"]}
         if spy is not None and out is not None:
