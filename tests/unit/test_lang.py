@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from pipeline.ingest.lang import LANGUAGES, detect_language, warm_up
 
@@ -120,3 +122,43 @@ def test_the_detector_is_small() -> None:
 
 def test_a_non_string_gets_the_default() -> None:
     assert detect_language(None, default="en") == "en"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("default", ["es", "en"])
+def test_a_message_our_words_decide_gets_the_answer_lingua_would_have_changed_nothing_of(
+    default: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.ingest import lang
+
+    texts = [r["text"] for r in load_corpus()] + [
+        "São Paulo muy bien gracias por todo", "the bus was late muy tarde otra vez hoy",
+        "Très bien, merci, muy amables los camareros", "great food but the waiter was so slow"]  # fmt: skip
+    fast = [detect_language(t, default) for t in texts]
+    monkeypatch.setattr(lang, "decided_by_words", lambda hints: None)  # lingua for every one
+    assert [detect_language(t, default) for t in texts] == fast
+
+
+@example(shares=[0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0], es=2, en=0)  # the ties at the margin
+@example(shares=[0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0], es=3, en=1)
+@given(
+    shares=st.lists(st.floats(0.0, 1.0), min_size=len(LANGUAGES), max_size=len(LANGUAGES)),
+    es=st.integers(0, 8),
+    en=st.integers(0, 8),
+)
+def test_words_that_decide_win_whatever_the_detectors_shares(
+    shares: list[float], es: int, en: int
+) -> None:
+    """The arithmetic of `detect_language`: each language's share of lingua's confidence plus
+    `HINT_WEIGHT` a word of its own. Where our words decide, no share changes the winner."""
+    from pipeline.ingest.lang import HINT_WEIGHT, MIN_CONFIDENCE, decided_by_words
+
+    hints = {"es": es, "en": en}
+    decided = decided_by_words(hints)
+    if decided is None:
+        return
+    total = sum(shares) or 1.0
+    confidence = {lang: v / total + HINT_WEIGHT * hints.get(lang, 0)
+                  for lang, v in zip(LANGUAGES, shares, strict=True)}  # fmt: skip
+    best = max(confidence, key=lambda lang: confidence[lang])
+    assert best == decided and confidence[best] >= MIN_CONFIDENCE
+    assert all(v < confidence[best] for lang, v in confidence.items() if lang != best)  # no tie
