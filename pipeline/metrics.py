@@ -68,6 +68,12 @@ class Metrics:
         self.alerts_opened = Counter(
             "pronto_alerts_opened_total", "Alerts opened, by reason.",
             ["location", "reason"], registry=r)  # fmt: skip
+        self.alerts_opened_by_copy = Counter(
+            "pronto_alerts_opened_by_copy_total",
+            "Customers' alerts opened, by the copy of the feedback that opened them: fast_path "
+            "(triaged at ingest) or scored (the fast path missed it: only the score stage's "
+            "newer model judged it a complaint, or the fast path's send failed).",
+            ["location", "copy"], registry=r)  # fmt: skip
         self.alert_events = Counter(
             "pronto_alert_events_total", "Alert lifecycle events (reason = the event).",
             ["location", "reason"], registry=r)  # fmt: skip

@@ -209,17 +209,19 @@ def register(ctx: Pronto) -> None:
             t0 = time.thread_time()
             for event in events:
                 as_event(event)  # a batch holds records of several partitions
-                await handle(event)
+                await handle(event, "scored")
             await asyncio.sleep(pacer.after(time.thread_time() - t0))
 
     @app.agent(priority_lane)
     async def alert_desk_urgent(stream: Any) -> None:
         """Complaints from the edge, and commands (acks, ticks, delivery reports)."""
         async for event in stream.events():
-            await handle(event)
+            await handle(event, "fast_path")
 
-    async def handle(event: Any) -> None:
+    async def handle(event: Any, copy: str) -> None:
+        """One record of a lane; `copy` names the lane's copy of a feedback."""
         now = time.time()
+        sf = None
         try:
             doc = orjson.loads(event.value)  # several times faster than json on a scored record
             if not isinstance(doc, dict):
@@ -248,10 +250,20 @@ def register(ctx: Pronto) -> None:
             await send_dlq(ctx, event.key, event.value, f"{type(e).__name__}: {e}", "alert")
             return
         await apply(out)
+        if sf is not None:
+            count_opened(out, sf.fb.id, copy)
         partition = event.message.partition
         if now - last_prune.get(partition, 0.0) > PRUNE_EVERY_S:
             last_prune[partition] = now
             prune_handled(now, partition)
+
+    def count_opened(out: desk.Outputs, feedback_id: str, copy: str) -> None:
+        """Which copy opened a customer's alert: the fast path's, or the scored one, which
+        comes seconds later under load (the edge's model snapshot missed it, or its send
+        failed). A trend alert that a scored record opens is not a customer's."""
+        for ev in out.events:
+            if ev["event"] == "opened" and ev["alert"].get("feedback_ids", [])[:1] == [feedback_id]:
+                ctx.metrics.alerts_opened_by_copy.labels(ev["location_id"], copy).inc()
 
     @app.timer(TICK_EVERY_S)
     async def tick() -> None:

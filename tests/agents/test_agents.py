@@ -313,3 +313,33 @@ async def test_page_ids_older_than_the_outbox_keeps_pages_are_forgotten_in_their
         assert "P1-p0" not in sent
     sender: RecordingSender = pronto.sender  # type: ignore[assignment]
     assert len(sender.pages) == 3
+
+
+async def test_each_customers_alert_is_counted_by_the_copy_that_opened_it(ctx: Pronto) -> None:
+    """A complaint paged from the fast path counts there, and its scored copy opens nothing
+    more; one that only the scored lane finds counts as scored."""
+
+    def copy_of(fid: str, score: int) -> bytes:
+        fb = feedback(fid, score, "horrible, nadie ayuda" if score < 5 else "muy bien")
+        return ScoredFeedback(feedback=fb.to_dict(), sentiment_negative=0.9 if score < 5 else 0.1,
+                              sentiment_label="negative" if score < 5 else "positive",
+                              model_version=1, scored_at=time.time(), scores={}).to_json()  # fmt: skip
+
+    def opened(copy: str) -> float:
+        return (
+            ctx.registry.get_sample_value(
+                "pronto_alerts_opened_by_copy_total", {"location": "bus-42", "copy": copy}
+            )
+            or 0.0
+        )
+
+    async with agent(ctx, "alert_desk_urgent").test_context() as a:
+        await a.put(key=b"bus-42", value=copy_of("f1", 1))
+    async with agent(ctx, "alert_desk").test_context() as a:
+        await handled(await a.put(key=b"bus-42", value=copy_of("f1", 1), wait=False))
+        await handled(await a.put(key=b"bus-42", value=copy_of("f2", 2), wait=False))
+        await handled(await a.put(key=b"bus-42", value=copy_of("f3", 9), wait=False))
+    events = ctx.topics["events"].values()  # type: ignore[attr-defined]
+    assert sorted(e["alert"]["feedback_ids"][0] for e in events if e["event"] == "opened") == [
+        "f1", "f2"]  # fmt: skip
+    assert (opened("fast_path"), opened("scored")) == (1.0, 1.0)

@@ -103,9 +103,11 @@ def record_tick(m: Metrics, i: int) -> None:
     m.model_seconds.observe(0.0004)
     m.alerts_opened.labels(FALLING, "low_score").inc()
     m.fast_path.labels(FALLING).inc()
+    m.alerts_opened_by_copy.labels(FALLING, "fast_path").inc()
     m.feedback_themes.labels(FALLING, "punctuality", "negative").inc(2)
     m.feedback_themes.labels("resto-sol", "food", "positive").inc()
     m.alerts_opened.labels("resto-sol", "negative_sentiment").inc()
+    m.alerts_opened_by_copy.labels("resto-sol", "scored").inc()
     for event in ("opened", "paged", "acknowledged", "resolved", "followed_up"):
         m.alert_events.labels(FALLING, event).inc()
     for kind in ("page", "customer", "manager"):
