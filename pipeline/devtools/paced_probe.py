@@ -4,7 +4,8 @@ The steady-load figures of `pronto bench` (page p99 at 500/s) are bound by CPU o
 This probe starts a broker, the Twilio stand-in and one worker, sends signed SMS webhooks at
 `--rate` for `--seconds`, and prints one JSON line: each process's CPU milliseconds per webhook
 over the run (the figure a busy shared host blurs least), the answers' status counts, and
-the run's pages timed from the send (`sent_page_ms`, as `pronto bench` reports them).
+the run's pages timed from the send and from `received_at` (`sent_page_ms`, `page_ms`, as
+`pronto bench` reports them), the former also by the copy that opened each alert.
 `--profile web|score|alert` records that process with py-spy into `--out` meanwhile (only
 the thread holding the GIL: what costs CPU, not what waits).
 `--code DIR` runs the worker from another source tree, as `pronto bench --worker-code` does.
@@ -103,16 +104,16 @@ def page_latency(bootstrap: str, prefix: str, standin: TwilioStandin,
     outbox = lat.outbox_messages(lat.read_all(bootstrap, f"{prefix}pages.outbox"))
     events = lat.outbox_messages(lat.read_all(bootstrap, f"{prefix}alerts.events"))
     matched = lat.page_calls(outbox, standin.recorded())
-    opened_by = lat.opening_feedback(events)
-    sent = lat.sent_page_latencies(matched, opened_by, run.sent_at)
+    pairs = lat.sent_page_pairs(matched, lat.opening_feedback(events), run.sent_at)
     received = [m.latency_s for m in matched if run.started <= m.received_at <= run.ended]
     # Which copy opened each alert: the fast path's (ingest's triage) or only the scored one
     # (the score stage's model judged it negative, the edge's older snapshot did not).
     edge = lat.urgent_ids(lat.read_all(bootstrap, f"{prefix}feedback.urgent"))
     by_path: dict[str, list[float]] = {"edge": [], "score_only": []}
-    for fid, secs in lat.sent_page_pairs(matched, opened_by, run.sent_at):
+    for fid, secs in pairs:
         by_path["edge" if fid in edge else "score_only"].append(secs)
-    return {"sent_page_ms": st.summarize_ms(sent), "page_ms": st.summarize_ms(received),
+    return {"sent_page_ms": st.summarize_ms([secs for _, secs in pairs]),
+            "page_ms": st.summarize_ms(received),
             "sent_page_ms_by_path": {k: st.summarize_ms(v) for k, v in by_path.items()}}  # fmt: skip
 
 
