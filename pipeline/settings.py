@@ -164,6 +164,12 @@ class Settings:
     log_json: bool = False
     log_level: str = "INFO"
     model_save_interval_s: float = 30.0  # a crash loses at most this much learning
+    # Ingest's triage judges text with a snapshot of the score stage's model: the score stage
+    # publishes one this often (when the model has learned since), and ingest looks for a newer
+    # one this often. A complaint that only a newer model finds negative waits for the score
+    # stage's copy, behind its backlog: the fresher the snapshot, the fewer do.
+    snapshot_interval_s: float = 10.0
+    snapshot_refresh_s: float = 5.0
     session_timeout_s: float = 10.0  # how soon a dead worker's partitions move
     recovery_stall_s: float = 30.0  # a table recovery this long without progress restarts (0: off)
     processing_guarantee: str = "at_least_once"  # or exactly_once
@@ -201,6 +207,18 @@ class Settings:
         v = v.strip().lower()
         if v not in ("uvloop", "asyncio"):
             raise ValueError(f"PRONTO_EVENT_LOOP: uvloop or asyncio, got {v!r}")
+        return v
+
+    @staticmethod
+    def _snapshot_interval_s(v: float) -> float:
+        if not v > 0:
+            raise ValueError(f"PRONTO_SNAPSHOT_INTERVAL_S: seconds > 0, got {v!r}")
+        return v
+
+    @staticmethod
+    def _snapshot_refresh_s(v: float) -> float:
+        if not v > 0:
+            raise ValueError(f"PRONTO_SNAPSHOT_REFRESH_S: seconds > 0, got {v!r}")
         return v
 
     @staticmethod

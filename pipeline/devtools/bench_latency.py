@@ -158,18 +158,26 @@ def sent_page_pairs(matched: Iterable[PageCall], opened_by: Mapping[tuple[str, f
     return out
 
 
-def urgent_ids(records: Iterable[tuple[int, bytes]]) -> set[str]:
-    """The feedback ids of `feedback.urgent` records: the complaints ingest's triage sent.
+def first_written(records: Iterable[tuple[int, bytes]], key: str) -> dict[str, float]:
+    """`key` of each record (a top-level field, or "feedback.id") -> when its first record was
+    written (the Kafka timestamp, seconds).
 
-    >>> urgent_ids([(1, b'{"feedback": {"id": "sms-SM1"}}'), (2, b'not json')])
-    {'sms-SM1'}
+    >>> one = b'{"feedback": {"id": "sms-SM1"}}'
+    >>> recs = [(2500, one), (3000, one), (9, b'not json')]
+    >>> first_written(recs, "feedback.id")
+    {'sms-SM1': 2.5}
+    >>> first_written([(1000, b'{"page_id": "P1-p0"}')], "page_id")
+    {'P1-p0': 1.0}
     """
-    out = set()
-    for _, value in records:
+    out: dict[str, float] = {}
+    for ts_ms, value in records:
         try:
-            out.add(str(json.loads(value)["feedback"]["id"]))
+            doc = json.loads(value)
+            for part in key.split("."):
+                doc = doc[part]
         except (ValueError, KeyError, TypeError):
             continue
+        out.setdefault(str(doc), ts_ms / 1000.0)
     return out
 
 

@@ -124,3 +124,18 @@ def test_a_record_without_a_snapshot_still_gives_one() -> None:
     for value in (old, new):
         snapshot = model_store.snapshot_of(value)
         assert snapshot.predict("muy malo") == model.predict("muy malo")
+
+
+def test_a_published_snapshot_predicts_as_its_model() -> None:
+    """The `pronto.snapshot` record: the snapshot alone, read back to the same predictions;
+    a record of another kind is refused, not misread."""
+    model = few_shot()
+    model.learn("el baño estaba sucio", "negative")
+    value = model_store.encode_snapshot(model.snapshot())
+    compact = model_store.published_snapshot_of(value)
+    assert compact.version == model.version
+    for text in ("muy malo", "el baño estaba sucio", "normal", "muy bueno", ""):
+        assert compact.predict(text) == model.predict(text)
+    saved = model_store.encode_model(model.to_bytes(), b"drift", 3, model.snapshot().to_bytes())
+    with pytest.raises(ValueError, match="pronto-snapshot-1"):
+        model_store.published_snapshot_of(saved)

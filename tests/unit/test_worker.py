@@ -116,3 +116,11 @@ def test_settings_are_frozen_and_keep_their_secrets() -> None:
     assert s.secret_key.get_secret_value() == "k3y" and "k3y" not in repr(s)
     with pytest.raises(TypeError, match="brokr"):
         Settings(brokr="kafka://typo:1")
+
+
+@pytest.mark.parametrize("name", ["snapshot_interval_s", "snapshot_refresh_s"])
+def test_snapshot_intervals_are_positive(name: str) -> None:
+    assert getattr(Settings(**{name: 2.5}), name) == 2.5
+    for bad in (0.0, -1.0):
+        with pytest.raises(ValueError, match=f"PRONTO_{name.upper()}: seconds > 0"):
+            Settings(**{name: bad})
