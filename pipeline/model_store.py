@@ -141,15 +141,17 @@ SNAPSHOT_FORMAT = b"pronto-snapshot-1\n"
 
 
 def encode_snapshot(snapshot: SentimentSnapshot) -> bytes:
-    """The `pronto.snapshot` record: a format line, then the snapshot, zlib-compressed."""
-    return SNAPSHOT_FORMAT + zlib.compress(snapshot.to_bytes(), 1)
+    """The `pronto.snapshot` record: a format line, then the snapshot in the compact form that
+    ingest keeps, zlib-compressed (built here, in the score process's thread, so that ingest
+    only reads it back)."""
+    return SNAPSHOT_FORMAT + zlib.compress(snapshot.compact().to_bytes(), 1)
 
 
 def published_snapshot_of(value: bytes) -> CompactSnapshot:
     """The compact snapshot of a `pronto.snapshot` record."""
     if not value.startswith(SNAPSHOT_FORMAT):
         raise ValueError(f"not a {SNAPSHOT_FORMAT.strip().decode()} record")
-    return SentimentSnapshot.from_bytes(zlib.decompress(value[len(SNAPSHOT_FORMAT) :])).compact()
+    return CompactSnapshot.from_bytes(zlib.decompress(value[len(SNAPSHOT_FORMAT) :]))
 
 
 def _snapshot_of(value: bytes | None) -> SentimentSnapshot:
