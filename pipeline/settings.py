@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -123,6 +124,17 @@ def parse_stages(value: str) -> frozenset[str] | None:
     return frozenset(names)
 
 
+def positive(env: str, unit: str) -> Callable[[float], float]:
+    """A setting's check: a number over 0, or a clear error naming it."""
+
+    def check(v: float) -> float:
+        if not v > 0:
+            raise ValueError(f"{env}: {unit} > 0, got {v!r}")
+        return v
+
+    return check
+
+
 class Settings:
     """Read once at start; frozen. Secrets are `SecretStr` and never logged.
 
@@ -213,23 +225,9 @@ class Settings:
             raise ValueError(f"PRONTO_EVENT_LOOP: uvloop or asyncio, got {v!r}")
         return v
 
-    @staticmethod
-    def _snapshot_interval_s(v: float) -> float:
-        if not v > 0:
-            raise ValueError(f"PRONTO_SNAPSHOT_INTERVAL_S: seconds > 0, got {v!r}")
-        return v
-
-    @staticmethod
-    def _snapshot_refresh_s(v: float) -> float:
-        if not v > 0:
-            raise ValueError(f"PRONTO_SNAPSHOT_REFRESH_S: seconds > 0, got {v!r}")
-        return v
-
-    @staticmethod
-    def _switch_interval_ms(v: float) -> float:
-        if not v > 0:
-            raise ValueError(f"PRONTO_SWITCH_INTERVAL_MS: milliseconds > 0, got {v!r}")
-        return v
+    _snapshot_interval_s = staticmethod(positive("PRONTO_SNAPSHOT_INTERVAL_S", "seconds"))
+    _snapshot_refresh_s = staticmethod(positive("PRONTO_SNAPSHOT_REFRESH_S", "seconds"))
+    _switch_interval_ms = staticmethod(positive("PRONTO_SWITCH_INTERVAL_MS", "milliseconds"))
 
     @staticmethod
     def _broker(v: str) -> str:

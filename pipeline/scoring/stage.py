@@ -147,14 +147,8 @@ def register(ctx: Pronto) -> None:
         loop = asyncio.get_running_loop()
         value = await loop.run_in_executor(None, encode_record, model, drift, version, snapshot)
         del model, drift, snapshot
-        try:
-            await ctx.topic("model").send(key=MODEL_KEY, value=value)
-        except Exception as e:  # a timer that raises stops the worker: retry next interval
-            logger.warning("model not saved this time (version %s): %r", version, e)
-            return
-        finally:
-            release_free_memory()  # the save's transient tens of MB: see pipeline/memory.py
-        state["saved_version"] = version
+        if await publish("model", value, version):
+            state["saved_version"] = version
 
     @app.timer(s.snapshot_interval_s)
     async def publish_snapshot() -> None:
@@ -166,14 +160,20 @@ def register(ctx: Pronto) -> None:
         version, snapshot = scorer.model.version, scorer.model.snapshot()  # ~15 ms, on the loop
         value = await asyncio.get_running_loop().run_in_executor(None, encode_snapshot, snapshot)
         del snapshot
+        if await publish("snapshot", value, version):
+            state["published_version"] = version
+
+    async def publish(short: str, value: bytes, version: int) -> bool:
+        """Send a `pronto.model` or `pronto.snapshot` record; whether Kafka took it. A timer
+        that raises stops the worker: a failure is logged and tried again next interval."""
         try:
-            await ctx.topic("snapshot").send(key=MODEL_KEY, value=value)
-        except Exception as e:  # a timer that raises stops the worker: retry next interval
-            logger.warning("model snapshot not published (version %s): %r", version, e)
-            return
+            await ctx.topic(short).send(key=MODEL_KEY, value=value)
+            return True
+        except Exception as e:
+            logger.warning("%s not published this time (version %s): %r", short, version, e)
+            return False
         finally:
-            release_free_memory()
-        state["published_version"] = version
+            release_free_memory()  # the record's transient MB: see pipeline/memory.py
 
     @app.task
     async def learn_labelled() -> None:
