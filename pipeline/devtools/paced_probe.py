@@ -107,8 +107,8 @@ def page_latency(bootstrap: str, prefix: str, standin: TwilioStandin,
     outbox = lat.outbox_messages(outbox_records)
     events = lat.outbox_messages(lat.read_all(bootstrap, f"{prefix}alerts.events"))
     matched = lat.page_calls(outbox, standin.recorded())
-    opened_by = lat.opening_feedback(events)
-    pairs = lat.sent_page_pairs(matched, opened_by, run.sent_at)
+    opened = lat.page_feedback(matched, lat.opening_feedback(events))
+    pairs = lat.sent_page_pairs(opened, run.sent_at)
     received = [m.latency_s for m in matched if run.started <= m.received_at <= run.ended]
     # Which copy opened each alert: the fast path's (ingest's triage) or only the scored one
     # (the score stage's model judged it negative, the edge's older snapshot did not).
@@ -122,8 +122,7 @@ def page_latency(bootstrap: str, prefix: str, standin: TwilioStandin,
     # the page's API call (the notify stage).
     paged = lat.first_written(outbox_records, "page_id")
     hops: dict[str, list[float]] = {"to_opening_copy": [], "to_outbox": [], "to_call": []}
-    for pc in matched:
-        fid = opened_by.get((pc.page_id[1:].rpartition("-")[0], pc.received_at), "")
+    for pc, fid in opened:
         copy_at = urgent.get(fid) or scored.get(fid)
         if copy_at is not None and pc.page_id in paged:
             hops["to_opening_copy"].append(copy_at - pc.received_at)

@@ -44,13 +44,15 @@ def register_tasks(ctx: Pronto) -> None:
         from pipeline.memory import release_free_memory
         from pipeline.model_store import latest_offsets, load_snapshot
 
-        loaded_at = (-1, -1)
+        loaded_at: tuple[str, int] = ("", -1)
         while True:
             try:
-                ends = await latest_offsets(ctx.settings)
-                if ends != loaded_at:
+                model_end, snapshot_end = await latest_offsets(ctx.settings)
+                # What `load_snapshot` reads: a published snapshot once there is one.
+                source = ("snapshot", snapshot_end) if snapshot_end else ("model", model_end)
+                if source != loaded_at:
                     snapshot = await load_snapshot(ctx.settings)
-                    ctx.snapshot, loaded_at = snapshot, ends
+                    ctx.snapshot, loaded_at = snapshot, source
                     ctx.metrics.triage_model_version.set(snapshot.version)
                     del snapshot
                     release_free_memory()  # the replaced snapshot and the record's bytes
