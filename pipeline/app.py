@@ -28,7 +28,7 @@ from pipeline.privacy import Privacy
 from pipeline.scoring.windows import WindowSpec, parse_windows
 from pipeline.settings import STAGES, Settings
 from pipeline.table_store import bound_rocksdb, register_rocksdb, state_dir
-from pipeline.topics import MODEL_MAX_BYTES, TOPICS
+from pipeline.topics import COMPACTED, MODEL_MAX_BYTES, SINGLE_PARTITION, TOPICS
 
 if TYPE_CHECKING:
     from pipeline.alerts.senders import PageSender
@@ -248,8 +248,8 @@ def build(
         ctx.topics[short] = app.topic(
             settings.topic(name), key_type=bytes, value_type=bytes,
             key_serializer="raw", value_serializer="raw",
-            partitions=1 if short == "model" else settings.partitions,
-            compacting=short in ("model", "optouts"),
+            partitions=1 if short in SINGLE_PARTITION else settings.partitions,
+            compacting=short in COMPACTED,
         )  # fmt: skip
     mirrors.register(ctx)
     # Each stage's modules are imported only where it runs: river (with numpy and scipy, about

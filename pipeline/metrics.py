@@ -57,6 +57,12 @@ class Metrics:
         self.model_version = Gauge(
             "pronto_sentiment_model_version", "Updates the sentiment model has learned.",
             registry=r)  # fmt: skip
+        self.triage_model_version = Gauge(
+            "pronto_triage_model_version",
+            "The version of the model snapshot ingest's triage judges text with (the score "
+            "stage's model is pronto_sentiment_model_version; a snapshot is published every "
+            "PRONTO_SNAPSHOT_INTERVAL_S).",
+            registry=r)  # fmt: skip
         self.model_terms = Gauge(
             "pronto_sentiment_model_terms",
             "Terms in the sentiment model's vocabulary (bounded by PRONTO_MODEL_MAX_TERMS).",

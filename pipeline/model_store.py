@@ -3,8 +3,13 @@ and saves it) and ingest (which triages complaints with a snapshot of it).
 
 The model lives in the compacted `pronto.model` topic, one record per save: the river model
 and its drift monitor (pickles, for the score stage), and the model's read-only snapshot
-(`sentiment_snapshot.py`, plain data, for ingest). Reading the snapshot imports no river:
-`load_snapshot` falls back to the river model only for a record saved before snapshots were.
+(`sentiment_snapshot.py`, plain data, for ingest). A save is megabytes and takes the score
+stage ~200 ms of CPU, so it comes every 30 s; the snapshot alone, a third of that, is also
+published more often to the compacted `pronto.snapshot` topic, so that ingest's triage judges
+text with a model seconds old rather than a minute or more. Ingest reads the newest snapshot
+record, or the snapshot inside the newest save while there is none. Reading a snapshot imports
+no river: `load_snapshot` falls back to the river model only for a record saved before
+snapshots were.
 """
 
 from __future__ import annotations
@@ -62,20 +67,23 @@ async def model_consumer(settings: Settings, **config: Any) -> AsyncIterator[Any
         await stop(consumer)
 
 
-async def latest_offset(settings: Settings) -> int:
-    """The end offset of `pronto.model` (0: nothing saved yet): a cheap "has it changed?"."""
+async def latest_offsets(settings: Settings) -> tuple[int, int]:
+    """The end offsets of `pronto.model` and `pronto.snapshot` (0: nothing there yet): a cheap
+    "has either changed?"."""
     from aiokafka import TopicPartition
 
     async with model_consumer(settings) as consumer:
-        tp = TopicPartition(settings.topic("pronto.model"), 0)
-        return int((await consumer.end_offsets([tp])).get(tp) or 0)
+        tps = [TopicPartition(settings.topic(n), 0) for n in ("pronto.model", "pronto.snapshot")]
+        ends = await consumer.end_offsets(tps)
+        return int(ends.get(tps[0]) or 0), int(ends.get(tps[1]) or 0)
 
 
-async def latest_record(settings: Settings) -> bytes | None:
-    """The newest `pronto.model` record, or None when nothing was saved yet."""
+async def latest_record(settings: Settings, name: str = "pronto.model") -> bytes | None:
+    """The newest record of `name` (`pronto.model` or `pronto.snapshot`), or None when there
+    is none yet."""
     from aiokafka import TopicPartition
 
-    topic = settings.topic("pronto.model")
+    topic = settings.topic(name)
     async with model_consumer(settings, fetch_max_bytes=MODEL_FETCH_BYTES,
                               max_partition_fetch_bytes=MODEL_FETCH_BYTES) as consumer:  # fmt: skip
         if topic not in await consumer.topics():  # (a start fetches no topic's metadata)
@@ -113,16 +121,37 @@ def model_of(value: bytes | None) -> tuple[SentimentModel, DriftMonitor]:
 
 
 async def load_snapshot(settings: Settings) -> CompactSnapshot:
-    """The newest saved model's snapshot, or the seeded model's, in the compact form that
-    ingest keeps (decoded in a thread)."""
+    """The newest published snapshot, else the newest saved model's, else the seeded model's,
+    in the compact form that ingest keeps (decoded in a thread)."""
+    loop = asyncio.get_running_loop()
+    published = await latest_record(settings, "pronto.snapshot")
+    if published is not None:
+        return await loop.run_in_executor(None, published_snapshot_of, published)
     value = await latest_record(settings)
-    return await asyncio.get_running_loop().run_in_executor(None, snapshot_of, value)
+    return await loop.run_in_executor(None, snapshot_of, value)
 
 
 def snapshot_of(value: bytes | None) -> CompactSnapshot:
     """The compact snapshot of a `pronto.model` record (without river when the record holds
     one, or the seeded model's is cached on this machine)."""
     return _snapshot_of(value).compact()
+
+
+SNAPSHOT_FORMAT = b"pronto-snapshot-1\n"
+
+
+def encode_snapshot(snapshot: SentimentSnapshot) -> bytes:
+    """The `pronto.snapshot` record: a format line, then the snapshot in the compact form that
+    ingest keeps, zlib-compressed (built here, in the score process's thread, so that ingest
+    only reads it back)."""
+    return SNAPSHOT_FORMAT + zlib.compress(snapshot.compact().to_bytes(), 1)
+
+
+def published_snapshot_of(value: bytes) -> CompactSnapshot:
+    """The compact snapshot of a `pronto.snapshot` record."""
+    if not value.startswith(SNAPSHOT_FORMAT):
+        raise ValueError(f"not a {SNAPSHOT_FORMAT.strip().decode()} record")
+    return CompactSnapshot.from_bytes(zlib.decompress(value[len(SNAPSHOT_FORMAT) :]))
 
 
 def _snapshot_of(value: bytes | None) -> SentimentSnapshot:

@@ -200,6 +200,7 @@ class SentimentSnapshot:
 
 
 ABSENT = math.nan  # a feature a class (or an idf table) does not hold
+COMPACT_FORMAT = 1
 
 
 class CompactSnapshot:
@@ -261,6 +262,44 @@ class CompactSnapshot:
         return cls(s.version, index, tuple(s.weights), tuple(column(w) for w in s.weights.values()),
                    orders, column(s.word_idf), s.word_unseen_idf, column(s.char_idf),
                    s.char_unseen_idf)  # fmt: skip
+
+    def to_bytes(self) -> bytes:
+        """The arrays as their bytes and the features once, for the web process to load in a
+        fraction of the time the plain snapshot and `of` take (`pronto.snapshot`)."""
+        return pickle.dumps(
+            (COMPACT_FORMAT, self.version, self.keys, self.labels,
+             [w.tobytes() for w in self.weights], [o.tobytes() for o in self.orders],
+             self.word_idf.tobytes(), self.word_unseen_idf, self.char_idf.tobytes(),
+             self.char_unseen_idf),
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )  # fmt: skip
+
+    @classmethod
+    def from_bytes(cls, b: bytes) -> CompactSnapshot:
+        """A snapshot from `to_bytes`; anything but plain data is refused."""
+        fmt, version, keys, labels, weights, orders, word_idf, word_unseen, char_idf, \
+            char_unseen = _PlainUnpickler(io.BytesIO(b)).load()  # fmt: skip
+        if fmt != COMPACT_FORMAT:
+            raise ValueError(
+                f"compact sentiment snapshot format {fmt!r}, expected {COMPACT_FORMAT}"
+            )
+
+        def doubles(raw: bytes) -> array[float]:
+            out = array("d")
+            out.frombytes(raw)
+            if len(out) != len(keys):
+                raise ValueError("a compact snapshot's column does not match its features")
+            return out
+
+        def positions(raw: bytes) -> array[int]:
+            out = array("I")
+            out.frombytes(raw)
+            return out
+
+        index = {key: i for i, key in enumerate(keys)}
+        return cls(version, index, tuple(labels), tuple(doubles(w) for w in weights),
+                   tuple(positions(o) for o in orders), doubles(word_idf), word_unseen,
+                   doubles(char_idf), char_unseen)  # fmt: skip
 
     def _idf_of(self, idf: array[float], unseen: float) -> Callable[[Any], float]:
         """A term's idf, read from the array (`unseen` for a term it does not hold)."""

@@ -28,8 +28,10 @@ TOPICS = {
     "outbox": "pages.outbox",
     "optouts": "customers.optouts",
     "model": "pronto.model",
+    "snapshot": "pronto.snapshot",
 }
-COMPACTED = ("optouts", "model")
+COMPACTED = ("optouts", "model", "snapshot")
+SINGLE_PARTITION = ("model", "snapshot")  # one record read whole: the latest
 # Faust names a table's changelog "<app id>-<table>-changelog"; creating them here too closes a
 # start-up race in which an agent wrote to a table before Faust had declared its changelog.
 TABLES = {
@@ -59,7 +61,7 @@ def owns(consumer: Any, settings: Settings, short: str, location_id: str) -> boo
 
 
 def topic_configs(short: str) -> dict[str, str]:
-    if short == "model":
+    if short in SINGLE_PARTITION:
         return {"cleanup.policy": "compact", "max.message.bytes": str(MODEL_MAX_BYTES)}
     if short in COMPACTED:
         return {"cleanup.policy": "compact"}
@@ -128,7 +130,7 @@ def ensure_topics(
         wanted = [
             NewTopic(
                 settings.topic(name),
-                1 if short == "model" else settings.partitions,
+                1 if short in SINGLE_PARTITION else settings.partitions,
                 settings.replication,
                 topic_configs=topic_configs(short),
             )

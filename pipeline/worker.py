@@ -59,6 +59,7 @@ def run_worker(settings: Settings | None = None, stages: str | None = None) -> i
 
 def run_stages(settings: Settings, stages: frozenset[str]) -> int:
     """Run `stages` in this process: one Faust app, its agents and its web server."""
+    sys.setswitchinterval(settings.switch_interval_ms / 1000)
     if settings.event_loop == "uvloop":
         # libuv's loop, through mode's own switch (before any loop exists): the loop's share
         # of each record's CPU time is Faust's, aiokafka's and aiohttp's callbacks and futures.

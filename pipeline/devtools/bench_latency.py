@@ -143,33 +143,53 @@ def sent_page_latencies(matched: Iterable[PageCall], opened_by: Mapping[tuple[st
     ...                                           {"sms-SM1": 4.9})]
     [0.4]
     """
-    return [secs for _, secs in sent_page_pairs(matched, opened_by, sent_at)]
+    return [secs for _, secs in sent_page_pairs(page_feedback(matched, opened_by), sent_at)]
 
 
-def sent_page_pairs(matched: Iterable[PageCall], opened_by: Mapping[tuple[str, float], str],
-                    sent_at: Mapping[str, float]) -> list[tuple[str, float]]:  # fmt: skip
-    """(feedback id, seconds from its send to its page's call): `sent_page_latencies` with
-    the feedback each page was for."""
+def page_feedback(matched: Iterable[PageCall],
+                  opened_by: Mapping[tuple[str, float], str]) -> list[tuple[PageCall, str]]:  # fmt: skip
+    """Each page with the id of the feedback that opened its alert (pages of alerts that
+    `opened_by` does not know are left out).
+
+    >>> pc = PageCall("P12-p0", "a", 5.0, 5.3)
+    >>> page_feedback([pc, PageCall("P13-p0", "a", 6.0, 6.1)], {("12", 5.0): "sms-SM1"})
+    [(PageCall(page_id='P12-p0', location_id='a', received_at=5.0, called_at=5.3), 'sms-SM1')]
+    """
     out = []
     for pc in matched:
         fid = opened_by.get((pc.page_id[1:].rpartition("-")[0], pc.received_at))
-        if fid is not None and fid in sent_at:
-            out.append((fid, pc.called_at - sent_at[fid]))
+        if fid is not None:
+            out.append((pc, fid))
     return out
 
 
-def urgent_ids(records: Iterable[tuple[int, bytes]]) -> set[str]:
-    """The feedback ids of `feedback.urgent` records: the complaints ingest's triage sent.
+def sent_page_pairs(paged: Iterable[tuple[PageCall, str]],
+                    sent_at: Mapping[str, float]) -> list[tuple[str, float]]:  # fmt: skip
+    """(feedback id, seconds from its send to its page's call), for `page_feedback`'s pages:
+    `sent_page_latencies` with the feedback each page was for."""
+    return [(fid, pc.called_at - sent_at[fid]) for pc, fid in paged if fid in sent_at]
 
-    >>> urgent_ids([(1, b'{"feedback": {"id": "sms-SM1"}}'), (2, b'not json')])
-    {'sms-SM1'}
+
+def first_written(records: Iterable[tuple[int, bytes]], key: str) -> dict[str, float]:
+    """`key` of each record (a top-level field, or "feedback.id") -> when its first record was
+    written (the Kafka timestamp, seconds).
+
+    >>> one = b'{"feedback": {"id": "sms-SM1"}}'
+    >>> recs = [(2500, one), (3000, one), (9, b'not json')]
+    >>> first_written(recs, "feedback.id")
+    {'sms-SM1': 2.5}
+    >>> first_written([(1000, b'{"page_id": "P1-p0"}')], "page_id")
+    {'P1-p0': 1.0}
     """
-    out = set()
-    for _, value in records:
+    out: dict[str, float] = {}
+    for ts_ms, value in records:
         try:
-            out.add(str(json.loads(value)["feedback"]["id"]))
+            doc = json.loads(value)
+            for part in key.split("."):
+                doc = doc[part]
         except (ValueError, KeyError, TypeError):
             continue
+        out.setdefault(str(doc), ts_ms / 1000.0)
     return out
 
 

@@ -5,7 +5,9 @@ This probe starts a broker, the Twilio stand-in and one worker, sends signed SMS
 `--rate` for `--seconds`, and prints one JSON line: each process's CPU milliseconds per webhook
 over the run (the figure a busy shared host blurs least), the answers' status counts, and
 the run's pages timed from the send and from `received_at` (`sent_page_ms`, `page_ms`, as
-`pronto bench` reports them), the former also by the copy that opened each alert.
+`pronto bench` reports them), the former also by the copy that opened each alert, where the
+pages waited (`page_hops_ms`: to the opening copy, to the outbox, to the API call), and how
+far behind the score stage ran (`sent_scored_ms`).
 `--profile web|score|alert` records that process with py-spy into `--out` meanwhile (only
 the thread holding the GIL: what costs CPU, not what waits).
 `--code DIR` runs the worker from another source tree, as `pronto bench --worker-code` does.
@@ -101,20 +103,38 @@ def page_latency(bootstrap: str, prefix: str, standin: TwilioStandin,
     """Send -> page call of the run's complaints, and webhook received -> page call (`pronto
     bench`'s `sent_page_ms` and `page_ms`): the page path at this rate, in a minute rather than
     a whole bench."""
-    outbox = lat.outbox_messages(lat.read_all(bootstrap, f"{prefix}pages.outbox"))
+    outbox_records = lat.read_all(bootstrap, f"{prefix}pages.outbox")
+    outbox = lat.outbox_messages(outbox_records)
     events = lat.outbox_messages(lat.read_all(bootstrap, f"{prefix}alerts.events"))
     matched = lat.page_calls(outbox, standin.recorded())
-    pairs = lat.sent_page_pairs(matched, lat.opening_feedback(events), run.sent_at)
+    opened = lat.page_feedback(matched, lat.opening_feedback(events))
+    pairs = lat.sent_page_pairs(opened, run.sent_at)
     received = [m.latency_s for m in matched if run.started <= m.received_at <= run.ended]
     # Which copy opened each alert: the fast path's (ingest's triage) or only the scored one
     # (the score stage's model judged it negative, the edge's older snapshot did not).
-    edge = lat.urgent_ids(lat.read_all(bootstrap, f"{prefix}feedback.urgent"))
+    urgent = lat.first_written(lat.read_all(bootstrap, f"{prefix}feedback.urgent"), "feedback.id")
+    scored = lat.first_written(lat.read_all(bootstrap, f"{prefix}feedback.scored"), "feedback.id")
     by_path: dict[str, list[float]] = {"edge": [], "score_only": []}
     for fid, secs in pairs:
-        by_path["edge" if fid in edge else "score_only"].append(secs)
+        by_path["edge" if fid in urgent else "score_only"].append(secs)
+    # Where each page waited: webhook received -> the copy that opened its alert written (by
+    # ingest, or by the score stage), -> its page written to the outbox (the alert desk), ->
+    # the page's API call (the notify stage).
+    paged = lat.first_written(outbox_records, "page_id")
+    hops: dict[str, list[float]] = {"to_opening_copy": [], "to_outbox": [], "to_call": []}
+    for pc, fid in opened:
+        copy_at = urgent.get(fid) or scored.get(fid)
+        if copy_at is not None and pc.page_id in paged:
+            hops["to_opening_copy"].append(copy_at - pc.received_at)
+            hops["to_outbox"].append(paged[pc.page_id] - copy_at)
+            hops["to_call"].append(pc.called_at - paged[pc.page_id])
+    # And how far behind the score stage ran: send -> scored record, for every webhook.
+    score_lag = [scored[fid] - at for fid, at in run.sent_at.items() if fid in scored]
     return {"sent_page_ms": st.summarize_ms([secs for _, secs in pairs]),
             "page_ms": st.summarize_ms(received),
-            "sent_page_ms_by_path": {k: st.summarize_ms(v) for k, v in by_path.items()}}  # fmt: skip
+            "sent_page_ms_by_path": {k: st.summarize_ms(v) for k, v in by_path.items()},
+            "page_hops_ms": {k: st.summarize_ms(v) for k, v in hops.items()},
+            "sent_scored_ms": st.summarize_ms(score_lag)}  # fmt: skip
 
 
 def probe(work: Path, rate: float, seconds: float, locations: int, profile: str | None,

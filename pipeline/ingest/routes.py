@@ -33,9 +33,6 @@ def register(ctx: Pronto, router: Any) -> None:
     router.add_post("/api/v1/feedback", web.api)
 
 
-MODEL_REFRESH_S = 60.0
-
-
 def register_tasks(ctx: Pronto) -> None:
     """Warm the language detector before the first customer waits for it, and keep a snapshot
     of the sentiment model for triage (refreshed when the score stage saves a newer one)."""
@@ -45,20 +42,25 @@ def register_tasks(ctx: Pronto) -> None:
         import asyncio
 
         from pipeline.memory import release_free_memory
-        from pipeline.model_store import latest_offset, load_snapshot
+        from pipeline.model_store import latest_offsets, load_snapshot
 
-        loaded_at = -1
+        loaded_at: tuple[str, int] = ("", -1)
         while True:
             try:
-                end = await latest_offset(ctx.settings)
-                if end != loaded_at:
+                model_end, snapshot_end = await latest_offsets(ctx.settings)
+                # What `load_snapshot` reads: a published snapshot once there is one.
+                source = ("snapshot", snapshot_end) if snapshot_end else ("model", model_end)
+                if source != loaded_at:
                     snapshot = await load_snapshot(ctx.settings)
-                    ctx.snapshot, loaded_at = snapshot, end
+                    ctx.snapshot, loaded_at = snapshot, source
+                    ctx.metrics.triage_model_version.set(snapshot.version)
                     del snapshot
                     release_free_memory()  # the replaced snapshot and the record's bytes
             except Exception as e:  # Kafka away: keep the snapshot we have, try again later
                 logger.warning("model snapshot not refreshed: %r", e)
-            await asyncio.sleep(MODEL_REFRESH_S if ctx.snapshot is not None else 2.0)
+            await asyncio.sleep(
+                ctx.settings.snapshot_refresh_s if ctx.snapshot is not None else 2.0
+            )
 
     @ctx.app.task
     async def warm_up_language_detector() -> None:

@@ -28,7 +28,7 @@ from pipeline.current_event import as_event
 from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
 from pipeline.memory import release_free_memory
-from pipeline.model_store import MODEL_KEY, encode_model, load_model
+from pipeline.model_store import MODEL_KEY, encode_model, encode_snapshot, load_model
 from pipeline.records import Feedback, RecordError, ScoredFeedback
 from pipeline.scoring import themes_stage
 from pipeline.scoring.batch_out import BatchOut
@@ -100,8 +100,8 @@ def register(ctx: Pronto) -> None:
     ctx.registry.register(ScoresCollector(ctx))  # type: ignore[arg-type]
     themes = themes_stage.register(ctx)  # tagged and counted here, with the other counters
     ready = asyncio.Event()
-    state: dict[str, Any] = {"saved_version": -1, "last_prune": 0.0, "scorer": None,
-                             "last_batch": 0.0, "busy": False}  # fmt: skip
+    state: dict[str, Any] = {"saved_version": -1, "published_version": -1, "last_prune": 0.0,
+                             "scorer": None, "last_batch": 0.0, "busy": False}  # fmt: skip
     cache: dict[str, LocationCounts] = {}  # location -> its table value, decoded
     pruned: dict[str, int] = {}  # location -> the last tick (of `prune_every_s`) it was pruned
     prune_every_s = min((w.bucket_s for w in windows), default=1)
@@ -147,14 +147,33 @@ def register(ctx: Pronto) -> None:
         loop = asyncio.get_running_loop()
         value = await loop.run_in_executor(None, encode_record, model, drift, version, snapshot)
         del model, drift, snapshot
-        try:
-            await ctx.topic("model").send(key=MODEL_KEY, value=value)
-        except Exception as e:  # a timer that raises stops the worker: retry next interval
-            logger.warning("model not saved this time (version %s): %r", version, e)
+        if await publish("model", value, version):
+            state["saved_version"] = version
+
+    @app.timer(s.snapshot_interval_s)
+    async def publish_snapshot() -> None:
+        """The model's snapshot for ingest's triage, when the model learned since the last
+        one (and once at each start, replacing whatever an earlier run left)."""
+        scorer: Scorer | None = state["scorer"]
+        if scorer is None or scorer.model.version == state["published_version"]:
             return
+        version, snapshot = scorer.model.version, scorer.model.snapshot()  # ~15 ms, on the loop
+        value = await asyncio.get_running_loop().run_in_executor(None, encode_snapshot, snapshot)
+        del snapshot
+        if await publish("snapshot", value, version):
+            state["published_version"] = version
+
+    async def publish(short: str, value: bytes, version: int) -> bool:
+        """Send a `pronto.model` or `pronto.snapshot` record; whether Kafka took it. A timer
+        that raises stops the worker: a failure is logged and tried again next interval."""
+        try:
+            await ctx.topic(short).send(key=MODEL_KEY, value=value)
+            return True
+        except Exception as e:
+            logger.warning("%s not published this time (version %s): %r", short, version, e)
+            return False
         finally:
-            release_free_memory()  # the save's transient tens of MB: see pipeline/memory.py
-        state["saved_version"] = version
+            release_free_memory()  # the record's transient MB: see pipeline/memory.py
 
     @app.task
     async def learn_labelled() -> None:

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.model_store import published_snapshot_of
 from pipeline.topics import LOCAL_COPY_MAX_AGE_S
 from tests.support.http import request
-from tests.support.kafka import read_json
+from tests.support.kafka import read_json, read_topic
 
 pytestmark = pytest.mark.kafka
 
@@ -22,12 +23,38 @@ def scores(url: str) -> dict[str, object]:
         return json.loads(r.read())["locations"]
 
 
-def model_version(url: str) -> float:
+def model_version(url: str, name: str = "pronto_sentiment_model_version") -> float:
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as r:
         for line in r.read().decode().splitlines():
-            if line.startswith("pronto_sentiment_model_version "):
+            if line.startswith(f"{name} "):
                 return float(line.split()[1])
-    raise AssertionError("no model version metric")
+    raise AssertionError(f"no {name} metric")
+
+
+def test_triage_takes_up_what_the_model_learned_within_seconds(make_worker, bootstrap):
+    """The score stage publishes its model's snapshot to `pronto.snapshot` once it has learned,
+    and ingest's triage judges with it seconds later, long before the next full save (30 s)."""
+    w = make_worker(PRONTO_SNAPSHOT_INTERVAL_S="1", PRONTO_SNAPSHOT_REFRESH_S="1")
+    started = model_version(w.url)
+    for i, (s, text) in enumerate([(1, "la cucaracha en el plato"), (5, "todo perfecto"),
+                                   (2, "el baño sucio otra vez"), (4, "muy amables")]):  # fmt: skip
+        status, body = request("POST", f"{w.url}/api/v1/feedback", {
+            "location_id": "resto-sol", "score": s, "comment": f"{text} ({i})"})  # fmt: skip
+        assert status == 201, body
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        learned = model_version(w.url)
+        if learned > started and model_version(w.url, "pronto_triage_model_version") == learned:
+            break
+        time.sleep(0.3)
+    else:
+        raise AssertionError(
+            f"triage still at {model_version(w.url, 'pronto_triage_model_version')}"
+        )
+    prefix = w.env["PRONTO_TOPIC_PREFIX"]
+    published = read_topic(bootstrap, f"{prefix}pronto.snapshot")
+    assert published_snapshot_of(published[-1]).version == learned
+    assert not read_topic(bootstrap, f"{prefix}pronto.model", timeout_s=1)  # no full save yet
 
 
 def age_score_tables(home: Path, seconds: float) -> int:

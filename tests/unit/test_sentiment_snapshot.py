@@ -14,7 +14,7 @@ import pytest
 from pipeline import model_store
 from pipeline.scoring import seed_cache
 from pipeline.scoring.sentiment import SentimentModel
-from pipeline.sentiment_snapshot import SentimentSnapshot
+from pipeline.sentiment_snapshot import CompactSnapshot, SentimentSnapshot
 
 CORPUS = Path(__file__).parents[1] / "data" / "score_corpus.tsv"
 
@@ -81,6 +81,13 @@ def test_a_snapshot_holding_a_class_is_refused() -> None:
         SentimentSnapshot.from_bytes(pickle.dumps((1, Sneaky())))
     with pytest.raises(ValueError, match="format"):
         SentimentSnapshot.from_bytes(pickle.dumps((99, 0, {}, {}, 1.0, {}, 1.0)))
+    with pytest.raises(pickle.UnpicklingError, match="plain data"):
+        CompactSnapshot.from_bytes(pickle.dumps((1, Sneaky())))
+    with pytest.raises(ValueError, match="format"):
+        CompactSnapshot.from_bytes(pickle.dumps((99, 0, [], (), [], [], b"", 1.0, b"", 1.0)))
+    short = pickle.dumps((1, 0, ["a", "b"], ("negative",), [b""], [b""], b"", 1.0, b"", 1.0))
+    with pytest.raises(ValueError, match="does not match"):
+        CompactSnapshot.from_bytes(short)
 
 
 def test_reading_the_snapshot_imports_no_river(tmp_path: Path) -> None:
@@ -124,3 +131,18 @@ def test_a_record_without_a_snapshot_still_gives_one() -> None:
     for value in (old, new):
         snapshot = model_store.snapshot_of(value)
         assert snapshot.predict("muy malo") == model.predict("muy malo")
+
+
+def test_a_published_snapshot_predicts_as_its_model() -> None:
+    """The `pronto.snapshot` record: the snapshot alone, read back to the same predictions;
+    a record of another kind is refused, not misread."""
+    model = seed_cache.seeded_model()
+    model.learn("el baño estaba sucio", "negative")
+    value = model_store.encode_snapshot(model.snapshot())
+    compact = model_store.published_snapshot_of(value)
+    assert compact.version == model.version
+    for text in [*corpus_texts()[:300], "el baño estaba sucio", ""]:
+        assert compact.predict(text) == model.predict(text)
+    saved = model_store.encode_model(model.to_bytes(), b"drift", 3, model.snapshot().to_bytes())
+    with pytest.raises(ValueError, match="pronto-snapshot-1"):
+        model_store.published_snapshot_of(saved)

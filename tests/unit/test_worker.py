@@ -116,3 +116,36 @@ def test_settings_are_frozen_and_keep_their_secrets() -> None:
     assert s.secret_key.get_secret_value() == "k3y" and "k3y" not in repr(s)
     with pytest.raises(TypeError, match="brokr"):
         Settings(brokr="kafka://typo:1")
+
+
+@pytest.mark.parametrize("name", ["snapshot_interval_s", "snapshot_refresh_s"])
+def test_snapshot_intervals_are_positive(name: str) -> None:
+    assert getattr(Settings(**{name: 2.5}), name) == 2.5
+    for bad in (0.0, -1.0):
+        with pytest.raises(ValueError, match=f"PRONTO_{name.upper()}: seconds > 0"):
+            Settings(**{name: bad})
+
+
+def test_each_stage_process_takes_the_gil_switch_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import pipeline.app
+    from pipeline.worker import run_stages
+
+    class Built(Exception):
+        pass
+
+    def build(*args: object, **kwargs: object) -> None:
+        raise Built
+
+    monkeypatch.setattr(pipeline.app, "build", build)
+    before = sys.getswitchinterval()
+    try:
+        with pytest.raises(Built):
+            run_stages(Settings(switch_interval_ms=2.0, event_loop="asyncio"), frozenset({"web"}))
+        assert sys.getswitchinterval() == pytest.approx(0.002)
+    finally:
+        sys.setswitchinterval(before)
+    assert Settings().switch_interval_ms == 1.0
+    with pytest.raises(ValueError, match="PRONTO_SWITCH_INTERVAL_MS: milliseconds > 0"):
+        Settings(switch_interval_ms=0)
