@@ -38,6 +38,7 @@ from pipeline.alerts.rules import (
     safety_keyword,
 )
 from pipeline.config import Location
+from pipeline.scoring.extract import says_more_than_score
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,8 @@ def classify(
     <Kind.LOW_SCORE_HAPPY_TEXT: 'low_score_happy_text'>
     >>> classify(bus, 5, "nps10", "5", bare=True, probs=None).kind
     <Kind.UNCLEAR_SCALE: 'unclear_scale'>
+    >>> classify(bus, 2, "nps10", "le doy un 2", bare=True, probs=happy).kind
+    <Kind.AGREE: 'agree'>
     >>> angry = {"negative": 0.76, "neutral": 0.02, "positive": 0.22}
     >>> classify(bus, 10, "nps10", "10!! nunca más", bare=True, probs=angry).kind
     <Kind.HIGH_SCORE_ANGRY_TEXT: 'high_score_angry_text'>
@@ -132,10 +135,11 @@ def classify(
     p_neg = probs.get("negative", 0.0) if probs else 0.0
     p_pos = probs.get("positive", 0.0) if probs else 0.0
     words = has_words(text)
-    happy = (
-        words and probs is not None and p_pos >= HAPPY_MIN_POSITIVE and p_neg <= HAPPY_MAX_NEGATIVE
-    )
-    angry = words and probs is not None and p_neg >= ANGRY_MIN_NEGATIVE
+    # The model judges what the customer said besides the score: "I'd give it a 2" has no
+    # happy words, whatever a model taught by many happy "I'd give it a ..." thinks of it.
+    judged = words and probs is not None and says_more_than_score(text)
+    happy = judged and p_pos >= HAPPY_MIN_POSITIVE and p_neg <= HAPPY_MAX_NEGATIVE
+    angry = judged and p_neg >= ANGRY_MIN_NEGATIVE
     said = f"{score}/{_top(scale)}"
     if bare and scale == "nps10" and 1 <= score <= 5:
         if happy and not is_dissatisfied(loc, score, "csat5"):

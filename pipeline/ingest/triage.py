@@ -21,10 +21,10 @@ import dataclasses
 import logging
 from typing import Protocol
 
-from pipeline.alerts.conflict import META_KEY, Conflict, Kind, classify, has_words, judge
+from pipeline.alerts.conflict import META_KEY, Conflict, Kind, classify, judge
 from pipeline.config import Location
 from pipeline.records import Feedback, ScoredFeedback
-from pipeline.scoring.extract import extract_score
+from pipeline.scoring.extract import extract_score, says_more_than_score
 from pipeline.sentiment_snapshot import Prediction, label_from_score
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,8 @@ def annotate(loc: Location | None, fb: Feedback, model: Predictor | None) -> Fee
     if loc is None or fb.score is None or not fb.scale:
         return fb
     text = fb.text.strip()
-    probs = model.predict(text, fb.lang).probs if model is not None and has_words(text) else None
+    judged = model is not None and says_more_than_score(text)
+    probs = model.predict(text, fb.lang).probs if model is not None and judged else None
     found = extract_score(text, loc.scale) if text else None
     bare = (
         found is not None

@@ -141,6 +141,17 @@ _NOT_PLURAL = _words(
     "vosotros ustedes tambien mientras entonces"
 )
 _POINTS = frozenset({"pts", "pt", "pto", "ptos", "puntos", "points"})
+# The words a customer uses to give a score and nothing else ("I'd give it a 2", "le doy un
+# cinco", "nota: 4", "5 de 10", "cinco estrellas"): see `says_more_than_score`.
+_SCORE_PHRASE = (
+    _CUES
+    | _POINTS
+    | frozenset(_NUMBER_WORDS)
+    | _words(
+        "i id it its this that le lo les eso esto yo me my de del al sobre out of on in scale "
+        "escala stars star estrellas estrella would daria dare will ll"
+    )
+)
 # What follows makes it a time, a count or a share: "2 de la tarde", "10 y media", "3 of us".
 _NOT_SCORE_AFTER: tuple[tuple[str, ...], ...] = (
     ("de", "los"), ("de", "las"), ("de", "la"), ("de", "nosotros"), ("of", "us"), ("of", "the"),
@@ -188,6 +199,7 @@ _SCALE_RE = re.compile(
 _TIME_RE = re.compile(r"\d{1,2}(?::|\s?h\s?|\.)\d{2}(?![\d/])|\d{1,4}([/\-.])\d{1,4}\1\d{1,4}")
 _RANGE_RE = re.compile(r"\d+[-–]\d+|\d+[.,]\d{2,}|\d{3,}")
 _URL_RE = re.compile(r"\w+://\S+|www\.\S+")
+_LETTERS_RE = re.compile(r"[^\W\d_]{2,}")
 _TOKEN_RE = re.compile(r"[^\W\d_]+|\d+(?:[.,]\d)?|_+|\S")
 
 
@@ -352,6 +364,19 @@ def _emoji(s: str, original: str, scale: str) -> Extraction | None:
     best = max(counts.values())
     v = min(value for value, c in counts.items() if c == best)
     return Extraction(v if scale == "csat5" else _EMOJI_NPS[v], scale, explicit=False)
+
+
+def says_more_than_score(text: str) -> bool:
+    """Whether `text` has a word that is not one of those that give a score: what the
+    sentiment model may judge. "I'd give it a 2" only scores (the model, taught that most
+    "I'd give it a ..." are happy, would call it happy text).
+
+    >>> says_more_than_score("I'd give it a 2"), says_more_than_score("le doy un cinco ⭐")
+    (False, False)
+    >>> says_more_than_score("5, muy rápidos"), says_more_than_score("2, genial")
+    (True, True)
+    """
+    return any(w not in _SCORE_PHRASE for w in _LETTERS_RE.findall(_fold(text)))
 
 
 @functools.lru_cache(maxsize=1)

@@ -41,6 +41,11 @@ RESTO = Location(id="resto-sol", name="Sol", scale="csat5")
         (RESTO, 5, "csat5", "5, la peor paella", True, ANGRY, Kind.HIGH_SCORE_ANGRY_TEXT),
         (RESTO, 5, "csat5", "5, muy rico", True, HAPPY, Kind.AGREE),  # no wrong scale on csat5
         (RESTO, None, None, "fatal", False, ANGRY, Kind.AGREE),
+        # Words that only give the score are not happy text, whatever the model says.
+        (RESTO, 2, "csat5", "I'd give it a 2", True, HAPPY, Kind.AGREE),
+        (RESTO, 1, "csat5", "nota: 1", True, HAPPY, Kind.AGREE),
+        (BUS, 3, "nps10", "le doy un tres ⭐", True, HAPPY, Kind.AGREE),
+        (BUS, 9, "nps10", "I'd give it a 9 out of 10", False, ANGRY, Kind.AGREE),
     ],
 )
 def test_classify(loc, score, scale, text, bare, probs, kind) -> None:  # type: ignore[no-untyped-def]
@@ -91,6 +96,30 @@ def test_ingest_sends_a_conflict_by_the_fast_path_to_ask_not_as_a_complaint() ->
     assert agree.meta.get("conflict") is None and not asks_first(agree)
     hidden = annotate(BUS, fb("10!! nunca más", 10), FakeModel(ANGRY))
     assert not asks_first(hidden) and urgent_copy(BUS, hidden, FakeModel(ANGRY), 1.0) is not None
+
+
+class CountingModel(FakeModel):
+    """A model that learned (as from a bench's traffic) that "I'd give it a ..." is happy."""
+
+    calls: int = 0
+
+    def predict(self, text: str, lang: str = "") -> Prediction:
+        self.calls += 1
+        return super().predict(text, lang)
+
+
+def test_a_score_in_words_alone_pages_and_is_not_judged_by_the_model() -> None:
+    """The quick bench's burst lost a page this way: "I'd give it a 2" at a csat5 venue, and
+    a model fresh from the bench's messages (most "I'd give it a ..." are happy) asked the
+    customer instead of paging."""
+    model = CountingModel(HAPPY)
+    resto = Location(id="bus-42", name="Sol", scale="csat5")
+    out = annotate(resto, fb("I'd give it a 2", 2, scale="csat5"), model)
+    assert out.meta.get("conflict") is None and not asks_first(out) and model.calls == 0
+    urgent = urgent_copy(resto, out, model, 1.0)
+    assert urgent is not None and urgent.sentiment_label == "negative"
+    slip = annotate(resto, fb("I'd give it a 2, genial", 2, scale="csat5"), model)
+    assert asks_first(slip) and model.calls == 1  # a word beyond the score: judged, asked
 
 
 def sf_of(f: Feedback, p_neg: float = 0.1) -> ScoredFeedback:
