@@ -69,6 +69,9 @@ class Pronto:
     ingest: Ingest | None = None  # the web stage's shared intake (created on first use)
     themes: ScoreThemes | None = None  # the score stage's tagger and theme counts
     alert_themes: AlertThemes | None = None  # the alert stage's tagger (the fast-path copy)
+    # The notify stage of this process takes an outbox message from the desk as soon as the
+    # broker has it (`notify.hand_off`); None: no notify stage here, or `page_handoff` is off.
+    hand_off: Callable[[bytes, Any], None] | None = None
 
     def topic(self, name: str) -> faust.TopicT:
         return self.topics[name]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 
-async def deliver(topic: Any, key: bytes, value: bytes) -> None:
-    """Hand `value` to the producer for `topic`, keyed by `key`."""
-    await topic.send(key=key, value=value)
+async def deliver(topic: Any, key: bytes, value: bytes) -> Any:
+    """Hand `value` to the producer for `topic`, keyed by `key`; returns what the topic's
+    `send` returns (Faust's `FutureMessage`: awaited, the broker's `RecordMetadata`)."""
+    return await topic.send(key=key, value=value)

@@ -86,6 +86,10 @@ class Metrics:
         self.pages_sent = Counter(
             "pronto_pages_sent_total", "Messages sent (pages, customer and manager messages).",
             ["channel", "reason"], registry=r)  # fmt: skip
+        self.pages_handed_off = Counter(
+            "pronto_pages_handed_off_total", "Messages the notify stage took from the desk in its "
+            "process once the broker had them, one Kafka hop before their outbox record came "
+            "back (taken), or left to that record (left).", ["outcome"], registry=r)  # fmt: skip
         self.pages_failed = Counter(
             "pronto_pages_failed_total", "Messages that failed to send or were undelivered.",
             ["channel", "reason"], registry=r)  # fmt: skip

@@ -11,6 +11,14 @@ Exactly one message per page id, across redelivery, restart and rebalance:
 - a message produced before this process started may have been sent by a process that died
   before it could record it, so the sender's own log is asked first (`already_sent`);
 - when partitions are revoked, the sends under way finish and are recorded before they move.
+
+One Kafka hop fewer: the desk in the same process hands each message over (`hand_off`) once
+the broker has its outbox record, and it is sent at once, recorded in `sent-pages` under the
+desk's record (the same partition: both are keyed by location). The outbox record, when it
+comes back from Kafka, finds it recorded, or waits behind it in the queue (one job per page
+id), and is acknowledged. A crash between the send and its record is the case above (the
+record is older than the next process: the log is asked). A message is handed over only when
+this process owns its outbox partition, and the outbox record is always the one acknowledged.
 Opted-out customers are sent nothing; supervisors are throttled (urgent pages are not).
 """
 
@@ -24,11 +32,15 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from faust.streams import current_event
+from faust.types import TP
+
 from pipeline import spill_store
 from pipeline.alerts.retry import RetryPolicy
 from pipeline.alerts.senders import PAGE_KINDS, Page
 from pipeline.alerts.sendqueue import RECOVERED, SENT, Outcome, SendJob, SendQueue, priority
 from pipeline.alerts.throttle import PageThrottle
+from pipeline.current_event import as_event
 from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
 from pipeline.phones import mask_phone
@@ -87,6 +99,7 @@ class Outgoing:
     msg: dict[str, Any]
     channel: str = "console"
     to: str = ""  # the number, once resolved
+    early: bool = False  # handed over by the desk: `ev` is the desk's record, not acknowledged
 
     @property
     def page_id(self) -> str:
@@ -117,7 +130,7 @@ class Recorder:
         return bool(self.ctx.app.flow_control.is_active())
 
     async def ack(self, item: Outgoing) -> None:
-        if self.live(item):
+        if self.live(item) and not item.early:
             await self.stream.ack(item.ev)
 
     async def event(self, item: Outgoing, kind: str, **extra: Any) -> None:
@@ -219,6 +232,56 @@ def register(ctx: Pronto) -> None:
         for key in spill_store.stale_keys(sent, now - SENT_HORIZON_S, "", partition) or ():
             del sent[key]
 
+    handing: set[asyncio.Task[None]] = set()
+
+    def hand_off(value: bytes, written: Any) -> None:
+        """The desk (this process) wrote `value` to the outbox; `written` is the producer's
+        future for it. Take it from here once the broker has it: see the module doc."""
+        event = current_event()
+        if event is not None:
+            task = asyncio.get_running_loop().create_task(take_early(value, written, event))
+            handing.add(task)
+            task.add_done_callback(handing.discard)
+
+    async def take_early(value: bytes, written: Any, event: Any) -> None:
+        left = ctx.metrics.pages_handed_off.labels("left")
+        try:
+            meta = await written
+        except Exception:  # not written: whatever writes it again sends it
+            left.inc()
+            return
+        queue = running.get("queue")
+        partition = event.message.partition
+        mine = TP(meta.topic, meta.partition) in app.consumer.assignment()
+        if queue is None or meta.partition != partition or not mine:
+            left.inc()  # its record comes back to this process, or to the partition's owner
+            return
+        try:
+            msg = decode(value)
+        except (ValueError, KeyError, TypeError):  # the outbox record goes to the DLQ
+            left.inc()
+            return
+        as_event(event)  # the outcome is recorded in the partition of the outbox record
+        if msg["page_id"] in sent:
+            left.inc()
+            return
+        await queue.put(job_for(Outgoing(event, msg, early=True), check_log=False))
+        ctx.metrics.pages_handed_off.labels("taken").inc()
+
+    def job_for(item: Outgoing, check_log: bool) -> SendJob[Outgoing]:
+        msg = item.msg
+        return SendJob(
+            key=msg["page_id"],
+            item=item,
+            priority=priority(msg["kind"], bool(msg.get("urgent")), msg["level"]),
+            context=contextvars.copy_context(),  # holds Faust's current event
+            since=msg["created_at"] - LOG_SLACK_S,
+            check_log=check_log,
+        )
+
+    if s.page_handoff and "alert" in ctx.stages:
+        ctx.hand_off = hand_off
+
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def settle_sends(sender: Any, *args: Any, **kwargs: Any) -> None:
         # Faust has suspended the flow, so no waiting job starts; the calls under way end and
@@ -253,16 +316,8 @@ def register(ctx: Pronto) -> None:
                     if msg["page_id"] in sent:
                         await records.ack(ev)
                         continue
-                    created_at = msg["created_at"]
-                    job = SendJob(
-                        key=msg["page_id"],
-                        item=Outgoing(ev, msg),
-                        priority=priority(msg["kind"], bool(msg.get("urgent")), msg["level"]),
-                        context=contextvars.copy_context(),  # holds Faust's current event
-                        since=created_at - LOG_SLACK_S,
-                        check_log=created_at < ctx.started_at,
-                    )
-                    await queue.put(job)
+                    check = msg["created_at"] < ctx.started_at
+                    await queue.put(job_for(Outgoing(ev, msg), check_log=check))
         finally:
             if running.get("queue") is queue:
                 del running["queue"]

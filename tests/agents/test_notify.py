@@ -7,13 +7,16 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from pipeline.alerts.senders import RecordingSender
 from pipeline.app import Pronto, build
+from pipeline.current_event import as_event
 from pipeline.privacy import Privacy
 from pipeline.settings import Settings
 
@@ -28,11 +31,12 @@ class FakeTopic:
         self.sent.append(json.loads(value))
 
 
-def make_ctx(tmp_path: Any, sender: RecordingSender, **settings: Any) -> Pronto:
+def make_ctx(tmp_path: Any, sender: RecordingSender, stages: frozenset[str] = frozenset({"notify"}),
+             **settings: Any) -> Pronto:  # fmt: skip
     # The memory store: these tests set table values by hand, outside any stream.
     s = Settings(broker="kafka://127.0.0.1:1", home=tmp_path, secret_key="k", store="memory",
                  **settings)  # fmt: skip
-    ctx = build(s, registry=CollectorRegistry(), sender=sender, stages=frozenset({"notify"}))
+    ctx = build(s, registry=CollectorRegistry(), sender=sender, stages=stages)
     ctx.app.finalize()
     ctx.app.flow_control.resume()
     for name in ("dlq", "commands", "events"):
@@ -208,3 +212,92 @@ async def test_an_unsendable_question_tells_the_desk_and_other_customer_messages
         ("delivery_failed", "P9-q0")
     ]
     assert ctx.tables["sent_pages"]["P9-q0"] == "opted-out"
+
+
+class DeskEvent:
+    """The record the desk was handling when it wrote an outbox message (only what the notify
+    stage reads of it)."""
+
+    def __init__(self, ctx: Pronto, partition: int) -> None:
+        self.message = SimpleNamespace(
+            topic=ctx.topic("urgent").get_topic_name(), partition=partition,
+            generation_id=ctx.app.consumer_generation_id)  # fmt: skip
+
+
+def written(ctx: Pronto, partition: int) -> asyncio.Future[Any]:
+    """The producer's future for an outbox record, answered by the broker."""
+    fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    fut.set_result(SimpleNamespace(topic=ctx.topic("outbox").get_topic_name(), partition=partition))
+    return fut
+
+
+@pytest.fixture
+def desk_ctx(tmp_path: Any, sender: RecordingSender, monkeypatch: pytest.MonkeyPatch) -> Pronto:
+    """The alert and notify stages in one process, which owns outbox partition 3."""
+    ctx = make_ctx(tmp_path, sender, frozenset({"alert", "notify"}))
+    ctx.topics["urgent"] = ctx.app.topic("feedback.urgent")
+    mine = {TP(ctx.topic("outbox").get_topic_name(), 3)}
+    monkeypatch.setattr(ctx.app.consumer, "assignment", lambda: mine)
+    return ctx
+
+
+async def test_a_message_handed_over_by_the_desk_is_sent_before_its_outbox_record_comes_back(
+    desk_ctx: Pronto, sender: RecordingSender
+) -> None:
+    ctx = desk_ctx
+    assert ctx.hand_off is not None
+    counted = ctx.registry.get_sample_value
+    async with notify_agent(ctx).test_context() as a:
+        desk = DeskEvent(ctx, 3)
+        as_event(desk)
+        ctx.hand_off(outbox("P9-p0"), written(ctx, 3))
+        await until(lambda: "P9-p0" in ctx.tables["sent_pages"])
+        assert [p.page_id for p in sender.attempts] == ["P9-p0"]  # before any outbox record
+        record = await a.put(key=b"bus-42", value=outbox("P9-p0"), partition=3)
+        await until(lambda: record.message.acked)  # found recorded: acknowledged, not sent
+    assert [p.page_id for p in sender.attempts] == ["P9-p0"]
+    assert [e["event"] for e in topic(ctx, "events")] == ["page_sent"]
+    assert counted("pronto_pages_handed_off_total", {"outcome": "taken"}) == 1
+
+
+async def test_the_outbox_record_waits_for_a_handed_over_send_under_way(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = asyncio.Event()
+    sender = RecordingSender(hold=gate)
+    ctx = make_ctx(tmp_path, sender, frozenset({"alert", "notify"}))
+    mine = {TP(ctx.topic("outbox").get_topic_name(), 3)}
+    monkeypatch.setattr(ctx.app.consumer, "assignment", lambda: mine)
+    async with notify_agent(ctx).test_context() as a:
+        desk = DeskEvent(ctx, 3)
+        as_event(desk)
+        assert ctx.hand_off is not None
+        ctx.hand_off(outbox("P8-p0"), written(ctx, 3))
+        await until(lambda: sender.in_flight == 1)
+        record = await a.put(key=b"bus-42", value=outbox("P8-p0"), partition=3)
+        await asyncio.sleep(0.05)
+        assert not record.message.acked  # not recorded yet: the record waits, unacknowledged
+        gate.set()
+        await until(lambda: record.message.acked)
+    assert [p.page_id for p in sender.attempts] == ["P8-p0"]
+
+
+@pytest.mark.parametrize("partition", [2, 5])  # another partition than the desk's; not owned
+async def test_a_message_whose_outbox_record_is_not_this_process_s_is_left_to_that_record(
+    desk_ctx: Pronto, sender: RecordingSender, partition: int
+) -> None:
+    ctx = desk_ctx
+    counted = ctx.registry.get_sample_value
+    async with notify_agent(ctx).test_context():
+        desk = DeskEvent(ctx, 3)  # held: the current event is a weak reference
+        as_event(desk)
+        assert ctx.hand_off is not None
+        ctx.hand_off(outbox("P7-p0"), written(ctx, partition))
+        await until(lambda: counted("pronto_pages_handed_off_total", {"outcome": "left"}) == 1)
+    assert sender.attempts == [] and "P7-p0" not in ctx.tables["sent_pages"]
+
+
+def test_without_the_setting_the_desk_hands_nothing_over(tmp_path: Any) -> None:
+    ctx = make_ctx(tmp_path, RecordingSender(), frozenset({"alert", "notify"}), page_handoff=False)
+    assert ctx.hand_off is None
+    assert make_ctx(tmp_path, RecordingSender()).hand_off is None  # no desk in this process
