@@ -106,6 +106,10 @@ class Metrics:
             "pronto_recoveries_total", "Follow-up answers after a resolve.",
             ["location", "outcome"], registry=r)  # fmt: skip
         self.open_alerts = Gauge("pronto_open_alerts", "Alerts open now.", ["location"], registry=r)
+        self.gc_pauses = Histogram(
+            "pronto_gc_pause_seconds", "Collections of Python's cyclic garbage collector.",
+            ["generation"], buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=r)  # fmt: skip
         self.webhook_to_page = Histogram(
             "pronto_webhook_to_page_seconds",
             "From the feedback's arrival to the Twilio API call for its first page.",

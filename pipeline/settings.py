@@ -211,6 +211,8 @@ class Settings:
     # each stage process Faust's consumer thread hands every record to the loop, and the loop
     # hands each page on through Kafka again: at 1 ms a hand-over waits less (see README).
     switch_interval_ms: float = 1.0
+    gc_freeze: bool = False  # once ready, keep the startup heap out of the collector's scans
+    gc_gen0: int = 700  # allocations between collections of the youngest generation
 
     @staticmethod
     def _store(v: str) -> str:
@@ -229,6 +231,7 @@ class Settings:
     _snapshot_interval_s = staticmethod(positive("PRONTO_SNAPSHOT_INTERVAL_S", "seconds"))
     _snapshot_refresh_s = staticmethod(positive("PRONTO_SNAPSHOT_REFRESH_S", "seconds"))
     _switch_interval_ms = staticmethod(positive("PRONTO_SWITCH_INTERVAL_MS", "milliseconds"))
+    _gc_gen0 = staticmethod(positive("PRONTO_GC_GEN0", "allocations"))  # 0 stops collecting
 
     @staticmethod
     def _broker(v: str) -> str:
