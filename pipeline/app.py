@@ -219,7 +219,7 @@ def build(
 ) -> Pronto:
     """Build the pipeline's `stages` (default: all of them, in one app): their topics, tables,
     agents, timers and web routes."""
-    from pipeline import gc_tuning, lag, mirrors, priority, recovery_watch
+    from pipeline import lag, mirrors, priority, recovery_watch
 
     settings = settings or Settings()
     stages = frozenset(STAGES) if stages is None else stages
@@ -276,7 +276,6 @@ def build(
     lag.register(ctx)
     recovery_watch.register(ctx)
     priority.register(ctx)
-    gc_tuning.register(ctx)
 
     if "web" in stages:
 

@@ -6,7 +6,12 @@ every object the process holds: in a stage process, hundreds of thousands that l
 as it does (Faust and aiokafka, the sentiment model, the language detector, the venues). Once
 the process is ready, those are moved out of the collector's sight (`gc.freeze`,
 `PRONTO_GC_FREEZE`), and the youngest generation is collected every `PRONTO_GC_GEN0`
-allocations (CPython's default: 700). `pronto_gc_pause_seconds` shows the pauses.
+allocations (10,000; CPython's default is 700). `pronto_gc_pause_seconds` shows the pauses.
+
+Measured at 500/s (`paced_probe`, 40 s after 20 s of warm-up, the pauses scraped from two
+stage processes' `/metrics`): with CPython's defaults 1.5 s and 0.45 s of collection, eight
+and three full collections of 78-117 ms on average; frozen, 0.14 s and 0.39 s, full
+collections of ~45 ms (and the one that precedes the freeze, 92 ms).
 """
 
 from __future__ import annotations

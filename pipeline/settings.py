@@ -211,8 +211,8 @@ class Settings:
     # each stage process Faust's consumer thread hands every record to the loop, and the loop
     # hands each page on through Kafka again: at 1 ms a hand-over waits less (see README).
     switch_interval_ms: float = 1.0
-    gc_freeze: bool = False  # once ready, keep the startup heap out of the collector's scans
-    gc_gen0: int = 700  # allocations between collections of the youngest generation
+    gc_freeze: bool = True  # once ready, keep the startup heap out of the collector's scans
+    gc_gen0: int = 10_000  # allocations between collections of the youngest generation (700)
 
     @staticmethod
     def _store(v: str) -> str:

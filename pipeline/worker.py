@@ -68,9 +68,11 @@ def run_stages(settings: Settings, stages: frozenset[str]) -> int:
         mode.loop.use("uvloop")
     import faust
 
+    from pipeline import gc_tuning
     from pipeline.app import build, check_tables, start_internal_endpoint
 
     ctx = build(settings, stages=stages)
+    gc_tuning.register(ctx)  # a stage process's own: not in tests that build an app
     check_tables(ctx)
     if "web" not in stages:  # the web stage's routes come with Faust's web server
         start_internal_endpoint(ctx)

@@ -36,6 +36,7 @@ def test_a_stage_process_counts_its_pauses_and_takes_its_threshold(tmp_path: Any
     s = Settings(broker="kafka://127.0.0.1:1", home=tmp_path, secret_key="k", store="memory",
                  gc_gen0=5_000)  # fmt: skip
     ctx = build(s, registry=CollectorRegistry(), stages=frozenset({"score"}))
+    gc_tuning.register(ctx)  # as `run_stages` does
     assert gc.get_threshold()[0] == 5_000
     gc.collect(1)
     count = ctx.registry.get_sample_value("pronto_gc_pause_seconds_count", {"generation": "1"})
