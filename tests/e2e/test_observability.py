@@ -113,6 +113,10 @@ def record_tick(m: Metrics, i: int) -> None:
     for kind in ("page", "customer", "manager"):
         m.pages_sent.labels("sms", kind).inc()
     m.pages_failed.labels("sms", "undelivered").inc()
+    m.pages_handed_off.labels("taken").inc(3)
+    m.pages_handed_off.labels("left").inc(i % 2)
+    m.gc_pauses.labels("0").observe(0.002)
+    m.gc_pauses.labels("2").observe(0.045)
     m.escalations.labels(FALLING, "timeout").inc()
     m.acks.labels(FALLING, "sms").inc()
     m.acks.labels("resto-sol", "console").inc()
