@@ -16,7 +16,6 @@ collections of ~45 ms (and the one that precedes the freeze, 92 ms).
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import time
@@ -26,8 +25,6 @@ if TYPE_CHECKING:
     from pipeline.app import Pronto
 
 logger = logging.getLogger(__name__)
-
-POLL_S = 0.2
 
 
 class PauseTimer:
@@ -59,12 +56,11 @@ def register(ctx: Pronto) -> None:
         gc.set_threshold(s.gc_gen0, *gc.get_threshold()[1:])
     if not s.gc_freeze:
         return
-    from pipeline.web.local import is_ready
+    from pipeline.web.local import until_ready
 
     @ctx.app.task
     async def freeze_when_ready() -> None:
-        while not is_ready(ctx)[0]:
-            await asyncio.sleep(POLL_S)
+        await until_ready(ctx)
         gc.collect()
         gc.freeze()
         logger.info("ready: %d objects frozen out of the garbage collector", gc.get_freeze_count())

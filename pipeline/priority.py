@@ -12,7 +12,6 @@ the process is reniced; a thread started later inherits its creator's value.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from typing import TYPE_CHECKING
@@ -21,8 +20,6 @@ if TYPE_CHECKING:
     from pipeline.app import Pronto
 
 logger = logging.getLogger(__name__)
-
-POLL_S = 0.2
 
 
 def renice_threads(nice: int, task_dir: str = "/proc/self/task") -> int:
@@ -47,12 +44,11 @@ def register(ctx: Pronto) -> None:
     step = ctx.settings.nice_when_ready
     if step <= 0:
         return
-    from pipeline.web.local import is_ready
+    from pipeline.web.local import until_ready
 
     @ctx.app.task
     async def lower_priority_when_ready() -> None:
-        while not is_ready(ctx)[0]:
-            await asyncio.sleep(POLL_S)
+        await until_ready(ctx)
         nice = os.getpriority(os.PRIO_PROCESS, 0) + step
         threads = renice_threads(nice)
         logger.info("ready: CPU priority lowered to nice %s (%s threads)", nice, threads)

@@ -9,6 +9,7 @@ cost each of them about 13 MB.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -52,6 +53,12 @@ def is_ready(ctx: Pronto) -> tuple[bool, str]:
     if not mirrors.caught_up(ctx):
         return False, "loading opt-outs and alerts"
     return True, "ready"
+
+
+async def until_ready(ctx: Pronto, poll_s: float = 0.2) -> None:
+    """Return once `is_ready` says so (what a process does once it is ready waits here)."""
+    while not is_ready(ctx)[0]:
+        await asyncio.sleep(poll_s)
 
 
 def healthz(ctx: Pronto) -> Reply:
