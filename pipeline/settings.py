@@ -201,7 +201,7 @@ class Settings:
     learn_share: float = 0.25  # the most of the score process's loop that learning takes
     model_max_terms: int = 50_000  # the sentiment model's vocabulary, at most (rarest go first)
     scored_lane_share: float = 0.6  # the most of the alert process's loop its scored lane takes
-    alert_batch: int = 32  # scored records the alert stage takes at once (at most)...
+    alert_batch: int = 8  # scored records the alert stage takes at once (at most)...
     alert_batch_s: float = 0.01  # ...or what arrived within this long
     send_retry_s: float = 30.0  # how long a 429/5xx from Twilio is retried before escalating
     topics_ready: bool = False  # set by `pronto worker` for its processes: it made the topics

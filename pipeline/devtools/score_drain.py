@@ -8,7 +8,9 @@ figure a busy shared host blurs least). `--code DIR` runs the worker from anothe
 tree (e.g. an export of the previous commit), so both are measured by the same script;
 `--profile S` records the process with py-spy for S seconds into `--out`. `--stages worker`
 runs the default worker (its three supervised processes, as `pronto bench` does), and the
-CPU per feedback is then given for each process and for the broker it started.
+CPU per feedback is then given for each process and for the broker it started, and the RSS of
+each process at every tenth of the drain (`rss_by_process_trace`): with `--n 1000000`, the
+"flat over 1 M messages" of the memory target, measured instead of extrapolated.
 """
 
 from __future__ import annotations
@@ -65,15 +67,19 @@ def drain(broker: str, work: Path, n: int, locations: int, profile_s: float,
         others_cpu0: dict[str, float] = {}
         first: tuple[float, int, float] | None = None
         spy: subprocess.Popen[bytes] | None = None
-        deadline = time.monotonic() + 600
+        # Ten minutes, or longer for a long drain (1 M records: `--n 1000000`) at 300/s.
+        deadline = time.monotonic() + max(600.0, sent / 300)
         done = 0
         rss: list[tuple[int, float]] = [(0, w.rss_mb())]  # (records scored, MB), each second
+        by_process: list[tuple[int, dict[str, float]]] = []  # each tenth of the drain
         last_rss = time.monotonic()
         while time.monotonic() < deadline:
             done = offsets.end(scored_topic)
             if time.monotonic() - last_rss >= 1.0:
                 last_rss = time.monotonic()
                 rss.append((done, w.rss_mb()))
+                if whole and (not by_process or done >= by_process[-1][0] + sent / 10):
+                    by_process.append((done, w.rss_by_process()))
             if first is None and done > 0:
                 first = (time.monotonic(), done, env_.cpu_seconds(pid))
                 others_cpu0 = {k: env_.cpu_seconds(p) for k, p in others.items()}
@@ -95,6 +101,7 @@ def drain(broker: str, work: Path, n: int, locations: int, profile_s: float,
                  rss_mb=round(w.rss_mb(), 1))  # fmt: skip
         if whole:
             r["rss_by_process_mb"] = w.rss_by_process()
+            r["rss_by_process_trace"] = [[n, mb] for n, mb in by_process]
         if others_cpu0:
             r["cpu_ms_per_record_by_process"] = {
                 k: round((env_.cpu_seconds(others[k]) - c0) * 1000 / took, 3)
