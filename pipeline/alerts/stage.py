@@ -21,7 +21,6 @@ from pipeline.alert_index import compact_json
 from pipeline.alerts import desk, theme_desk, themes_stage
 from pipeline.alerts import lifecycle as lc
 from pipeline.alerts.pacing import Pacer
-from pipeline.alerts.timer_index import TimerIndex
 from pipeline.current_event import as_event
 from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
@@ -155,7 +154,7 @@ def register(ctx: Pronto) -> None:
             if mark is not None and desk.handled_at(mark) < cutoff:
                 del index[key]
 
-    due = TimerIndex()  # ref -> (next check, location): the timers' index
+    due: dict[str, tuple[float, str]] = {}  # ref -> (next check, location): the timers' index
     rearm = {"needed": True}
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
@@ -166,9 +165,9 @@ def register(ctx: Pronto) -> None:
     def arm(ref: str, alert: lc.Alert | None) -> None:
         loc = ctx.venues.by_id(alert.location_id) if alert else None
         if alert is None or loc is None:
-            due.disarm(ref)
+            due.pop(ref, None)
         else:
-            due.arm(ref, desk.next_check_at(alert, loc), loc.id)
+            due[ref] = (desk.next_check_at(alert, loc), loc.id)
 
     async def apply(out: desk.Outputs) -> None:
         for ref, alert in out.alerts.items():
@@ -282,11 +281,13 @@ def register(ctx: Pronto) -> None:
             for ref, raw in list(alerts.items()):
                 if raw:
                     arm(ref, loaded(raw))
-        for ref, loc_id in due.due(now):
+        for ref, (check_at, loc_id) in list(due.items()):
+            if check_at > now:
+                continue
             raw = alerts.get(ref)
             loc = ctx.venues.by_id(loc_id)
             if not raw or loc is None:
-                due.disarm(ref)
+                due.pop(ref, None)
                 continue
             alert = loaded(raw)
             if desk.due_now(alert, loc, now):
@@ -295,7 +296,9 @@ def register(ctx: Pronto) -> None:
                     value=json.dumps({"schema": 1, "type": "tick", "ref": ref, "at": now}).encode(),
                 )
             # Until the agent has handled the tick (and re-armed it), look again only later.
-            due.arm(ref, max(desk.next_check_at(alert, loc), now + TICK_RESEND_S), loc_id)
-        counts = due.counts()
+            due[ref] = (max(desk.next_check_at(alert, loc), now + TICK_RESEND_S), loc_id)
+        counts: dict[str, int] = {}
+        for _, loc_id in due.values():
+            counts[loc_id] = counts.get(loc_id, 0) + 1
         for loc in ctx.venues.locations:
             ctx.metrics.open_alerts.labels(loc.id).set(counts.get(loc.id, 0))
