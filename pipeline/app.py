@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from pipeline.scoring.sentiment import SentimentModel
     from pipeline.scoring.themes_stage import ScoreThemes
     from pipeline.sentiment_snapshot import CompactSnapshot
+    from pipeline.side_feed import SideFeed
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Pronto:
     # The notify stage of this process takes an outbox message from the desk as soon as the
     # broker has it (`notify.hand_off`); None: no notify stage here, or `page_handoff` is off.
     hand_off: Callable[[bytes, Any], None] | None = None
+    urgent_feed: SideFeed | None = None  # the alert stage's own reader of `feedback.urgent`
 
     def topic(self, name: str) -> faust.TopicT:
         return self.topics[name]

@@ -203,6 +203,7 @@ class Settings:
     scored_lane_share: float = 0.6  # the most of the alert process's loop its scored lane takes
     alert_batch: int = 8  # scored records the alert stage takes at once (at most)...
     alert_batch_s: float = 0.01  # ...or what arrived within this long
+    urgent_feed: bool = True  # the alert process reads `feedback.urgent` by a consumer of its own
     send_retry_s: float = 30.0  # how long a 429/5xx from Twilio is retried before escalating
     topics_ready: bool = False  # set by `pronto worker` for its processes: it made the topics
     nice_when_ready: int = 0  # CPU niceness a process adds once ready (worker: 10 for score)

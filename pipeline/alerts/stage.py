@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from faust.types import Message
 
 from pipeline import spill_store
 from pipeline.alert_index import compact_json
@@ -25,6 +26,7 @@ from pipeline.current_event import as_event
 from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
 from pipeline.records import RecordError, ScoredFeedback
+from pipeline.side_feed import SideFeed, partitions_of
 
 if TYPE_CHECKING:
     from pipeline.app import Pronto
@@ -46,6 +48,22 @@ def stored(alert: lc.Alert) -> bytes:
 
 def loaded(raw: bytes) -> lc.Alert:
     return lc.Alert.from_dict(orjson.loads(raw))
+
+
+class FeedEvent:
+    """A record of the urgent feed, shaped as the Faust event the table writes belong to
+    (`as_event`): its key, its value and its message (topic, partition, offset), of the
+    consumer generation that holds the partition now (the notify stage finishes a page
+    handed over by the desk only within the generation that made it)."""
+
+    def __init__(self, record: Any, generation_id: int) -> None:
+        self.key: bytes | None = record.key
+        self.value: bytes = record.value
+        self.message = Message(
+            record.topic, record.partition, record.offset, record.timestamp / 1000,
+            record.timestamp_type, record.headers, record.key, record.value, None,
+            generation_id=generation_id,
+        )  # fmt: skip
 
 
 class TableBook:
@@ -130,17 +148,19 @@ def register(ctx: Pronto) -> None:
     urgent_topic = s.topic("feedback.urgent")
 
     # Complaints triaged at ingest come by `feedback.urgent`, ahead of the score stage's
-    # backlog; the same feedback comes again, scored, and the desk knows it by its id. Two
-    # lanes, two agents: Faust gives each its own buffer and stops fetching only the
-    # partitions whose buffer is full (`Conductor.on_message`, `on_buffer_full`), so a
-    # complaint or a supervisor's command never queues behind scored records the desk has
-    # not reached yet. Each record's desk call and table writes run without an await in
-    # between (`apply`), so the two agents never interleave inside one record.
+    # backlog; the same feedback comes again, scored, and the desk knows it by its id. Three
+    # lanes: the urgent copies by a Kafka consumer of their own (`side_feed.py` says why), and
+    # two Faust agents, each with its own buffer (Faust stops fetching only the partitions
+    # whose buffer is full: `Conductor.on_message`, `on_buffer_full`), so a complaint or a
+    # supervisor's command never queues behind scored records the desk has not reached yet.
+    # Each record's desk call and table writes run without an await in between (`apply`),
+    # so the lanes never interleave inside one record.
     def lane(*topics: str) -> Any:
         return app.topic(*topics, key_type=bytes, value_type=bytes, key_serializer="raw",
                          value_serializer="raw")  # fmt: skip
 
-    priority_lane = lane(urgent_topic, s.topic("alerts.commands"))
+    commands_topic = s.topic("alerts.commands")
+    priority_lane = lane(commands_topic) if s.urgent_feed else lane(urgent_topic, commands_topic)
     scored_lane = lane(s.topic("feedback.scored"))
     last_prune: dict[int, float] = {}  # partition -> when its handled ids were last pruned
 
@@ -220,6 +240,24 @@ def register(ctx: Pronto) -> None:
         """Complaints from the edge, and commands (acks, ticks, delivery reports)."""
         async for event in stream.events():
             await handle(event, "fast_path")
+
+    def owned() -> frozenset[int] | None:
+        """The urgent partitions this worker's desk holds: those of `feedback.scored` that
+        Faust assigned it (co-partitioned with the alert tables), once they are recovered."""
+        if app.rebalancing or not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+            return None
+        return partitions_of(app.consumer.assignment(), scored_lane.get_topic_name())
+
+    async def urgent_copy(record: Any) -> None:
+        event = FeedEvent(record, app.consumer_generation_id)
+        as_event(event)  # the desk's table writes go to the record's partition
+        await handle(event, "fast_path")
+
+    if s.urgent_feed:
+        feed = SideFeed(urgent_topic, s.bootstrap_servers, f"{app.conf.id}-urgent", owned,
+                        urgent_copy)  # fmt: skip
+        ctx.urgent_feed = feed
+        app.task(feed.run)
 
     async def handle(event: Any, copy: str) -> None:
         """One record of a lane; `copy` names the lane's copy of a feedback."""
