@@ -15,9 +15,10 @@ poll at once, whatever the scored lane is doing.
 
 Which partitions: those of `follow` (a co-partitioned topic that Faust reads) that Faust has
 assigned this worker, once `ready()` says the tables are recovered; none while it rebalances.
-Offsets are committed under a group of the feed's own after the records are handled. A
-partition never committed starts at its end: what came before reaches the desk by its other
-path. A record handled twice (a crash before the commit, a partition moving) must be harmless
+Offsets are committed under a group of the feed's own after the records are handled, and
+after `before_commit()` (the producer's flush: what handling them wrote is in Kafka first), in
+a task of its own so that the reading goes on meanwhile. A partition never committed starts at
+its end: what came before reaches the desk by its other path. A record handled twice (a crash before the commit, a partition moving) must be harmless
 to `handle`: the alert desk knows a feedback it has handled by its id.
 """
 
@@ -58,12 +59,14 @@ class SideFeed:
         group: str,
         owned: Callable[[], frozenset[int] | None],
         handle: Callable[[Any], Awaitable[None]],
+        before_commit: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         self.topic = topic
         self.bootstrap = bootstrap
         self.group = group
         self.owned = owned
         self.handle = handle
+        self.before_commit = before_commit
         self.assigned: frozenset[int] = frozenset()
         self._done: dict[int, int] = {}  # partition -> next offset to commit
         self._consumer: Any = None
@@ -86,6 +89,7 @@ class SideFeed:
                 await asyncio.sleep(1.0)
         self._consumer = consumer
         last_commit = time.monotonic()
+        committing: asyncio.Task[None] | None = None
         try:
             while True:
                 await self._follow(consumer)
@@ -101,10 +105,14 @@ class SideFeed:
                             break  # taken away meanwhile: its new owner reads from the commit
                         await self.handle(record)
                         self._done[tp.partition] = record.offset + 1
-                if time.monotonic() - last_commit > COMMIT_EVERY_S:
-                    await self._commit()
+                if time.monotonic() - last_commit > COMMIT_EVERY_S and (
+                    committing is None or committing.done()
+                ):
+                    committing = asyncio.create_task(self._commit())
                     last_commit = time.monotonic()
         finally:
+            if committing is not None:
+                await asyncio.gather(committing, return_exceptions=True)
             await self._commit()
             await consumer.stop()
 
@@ -127,6 +135,8 @@ class SideFeed:
         if not done or self._consumer is None:
             return
         try:
+            if self.before_commit is not None:
+                await self.before_commit()
             await self._consumer.commit({TopicPartition(self.topic, p): o for p, o in done.items()})
         except Exception as e:  # read again after a restart; the handler knows what it did
             logger.warning("side feed %s: commit failed (%s)", self.topic, e)

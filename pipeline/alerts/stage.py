@@ -255,7 +255,7 @@ def register(ctx: Pronto) -> None:
 
     if s.urgent_feed:
         feed = SideFeed(urgent_topic, s.bootstrap_servers, f"{app.conf.id}-urgent", owned,
-                        urgent_copy)  # fmt: skip
+                        urgent_copy, before_commit=app.producer.flush)  # fmt: skip
         ctx.urgent_feed = feed
         app.task(feed.run)
 
