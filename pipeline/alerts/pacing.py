@@ -3,8 +3,9 @@
 The alert process reads complaints from the edge (`feedback.urgent`), supervisors' commands and
 every scored feedback, in one event loop. When the score stage drains a backlog it publishes
 scored records faster than the desk can take them, and a lane that takes all the loop leaves a
-complaint waiting for the loop (and for the consumer thread, which needs the interpreter to hand
-it over). The scored lane therefore sleeps, after its work, long enough to stay within its share
+complaint waiting for the loop (the urgent copies' own consumer, `side_feed.py`, runs on it; a
+command comes by Faust's consumer thread, which needs the interpreter to hand it over). The
+scored lane therefore sleeps, after its work, long enough to stay within its share
 (`PRONTO_SCORED_LANE_SHARE`): a backlog of scored records then waits in Kafka, where it costs
 nothing, and the complaint does not. Below saturation the lane never sleeps for long: its debt
 is paid only once it exceeds a slice.
