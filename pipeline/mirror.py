@@ -28,6 +28,21 @@ logger = logging.getLogger(__name__)
 EXPIRE_EVERY_S = 60.0
 
 
+async def started_consumer(what: str, **config: Any) -> Any:
+    """An aiokafka consumer with `config`, started: tried again every second until the broker
+    answers (`what` names it in the log)."""
+    from aiokafka import AIOKafkaConsumer
+
+    while True:
+        consumer = AIOKafkaConsumer(**config)
+        try:
+            await consumer.start()
+            return consumer
+        except Exception as e:  # broker not up yet: keep trying
+            logger.warning("%s: cannot connect (%s); retrying", what, e)
+            await asyncio.sleep(1.0)
+
+
 class TopicMirror:
     """A dict rebuilt from a topic. `apply(state, key, value)` folds one record in."""
 
@@ -69,18 +84,11 @@ class TopicMirror:
         return contextlib.nullcontext()
 
     async def run(self) -> None:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka import TopicPartition
 
-        while True:
-            try:
-                consumer = AIOKafkaConsumer(
-                    bootstrap_servers=self.bootstrap, enable_auto_commit=False
-                )
-                await consumer.start()
-                break
-            except Exception as e:  # broker not up yet: keep trying, readiness stays false
-                logger.warning("mirror %s: cannot connect (%s); retrying", self.topic, e)
-                await asyncio.sleep(1.0)
+        # Until the broker is up; readiness stays false meanwhile.
+        consumer = await started_consumer(f"mirror {self.topic}", bootstrap_servers=self.bootstrap,
+                                          enable_auto_commit=False)  # fmt: skip
         self._consumer = consumer
         try:
             parts: set[int] | None = None

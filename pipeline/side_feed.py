@@ -30,6 +30,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pipeline.mirror import started_consumer
+
 logger = logging.getLogger(__name__)
 
 POLL_S = 0.05  # a poll's longest wait: how soon a change of assignment is seen
@@ -72,21 +74,10 @@ class SideFeed:
         self._consumer: Any = None
 
     async def run(self) -> None:
-        from aiokafka import AIOKafkaConsumer
-
-        while True:
-            try:
-                consumer = AIOKafkaConsumer(
-                    bootstrap_servers=self.bootstrap,
-                    group_id=self.group,
-                    enable_auto_commit=False,
-                    auto_offset_reset="latest",
-                )
-                await consumer.start()
-                break
-            except Exception as e:  # broker not up yet: keep trying
-                logger.warning("side feed %s: cannot connect (%s); retrying", self.topic, e)
-                await asyncio.sleep(1.0)
+        consumer = await started_consumer(
+            f"side feed {self.topic}", bootstrap_servers=self.bootstrap, group_id=self.group,
+            enable_auto_commit=False, auto_offset_reset="latest",
+        )  # fmt: skip
         self._consumer = consumer
         last_commit = time.monotonic()
         committing: asyncio.Task[None] | None = None

@@ -241,10 +241,14 @@ def register(ctx: Pronto) -> None:
         async for event in stream.events():
             await handle(event, "fast_path")
 
+    def tables_ready() -> bool:
+        """The alert tables are recovered, and no rebalance is under way."""
+        return not app.rebalancing and app.tables.recovery.completed.is_set()  # type: ignore[attr-defined,no-any-return]
+
     def owned() -> frozenset[int] | None:
         """The urgent partitions this worker's desk holds: those of `feedback.scored` that
         Faust assigned it (co-partitioned with the alert tables), once they are recovered."""
-        if app.rebalancing or not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+        if not tables_ready():
             return None
         return partitions_of(app.consumer.assignment(), scored_lane.get_topic_name())
 
@@ -312,7 +316,7 @@ def register(ctx: Pronto) -> None:
         state: after a restart or a rebalance the index is rebuilt from it (re-armed)."""
         now = time.time()
         if rearm["needed"]:
-            if ctx.app.rebalancing or not ctx.app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+            if not tables_ready():
                 return  # re-arm from the whole table, once it has been recovered
             rearm["needed"] = False
             due.clear()
