@@ -152,6 +152,25 @@ def table_url(store: str, table: str) -> str:
     return f"{store.split(':', 1)[0]}:{table}"
 
 
+def linger_ms(settings: Settings, stages: frozenset[str]) -> int:
+    """How long a process's producer waits to fill a batch. The score process's output is not
+    on the page path: bigger, fewer produce requests. The alert process writes a few records
+    per scored record (changelogs, events), sent at once when a page is among them; a process
+    with the web stage answers a webhook only once Kafka has the record: no wait.
+
+    >>> s = Settings()
+    >>> linger_ms(s, frozenset({"score"})), linger_ms(s, frozenset({"alert", "notify"}))
+    (20, 5)
+    >>> linger_ms(s, frozenset({"web"})), linger_ms(s, frozenset({"web", "alert"}))
+    (1, 1)
+    """
+    if stages == frozenset({"score"}):
+        return settings.score_linger_ms
+    if "alert" in stages and "web" not in stages:
+        return settings.alert_linger_ms
+    return 1
+
+
 MAX_POLL_RECORDS = 1_000  # records one poll of the score process decodes, at most
 
 
@@ -186,8 +205,7 @@ def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES
         table_standby_replicas=0,
         processing_guarantee=settings.processing_guarantee,
         producer_acks=-1,
-        # The score process's output is not on the page path: bigger, fewer produce requests.
-        producer_linger_ms=settings.score_linger_ms if batched else 1,
+        producer_linger_ms=linger_ms(settings, stages),
         producer_max_batch_size=1_048_576 if batched else 16_384,
         producer_max_request_size=MODEL_MAX_BYTES,
         consumer_auto_offset_reset="earliest",

@@ -15,3 +15,29 @@ async def deliver(topic: Any, key: bytes, value: bytes) -> Any:
     """Hand `value` to the producer for `topic`, keyed by `key`; returns what the topic's
     `send` returns (Faust's `FutureMessage`: awaited, the broker's `RecordMetadata`)."""
     return await topic.send(key=key, value=value)
+
+
+def send_now(producer: Any) -> bool:
+    """Let the records `producer` (Faust's) holds go in the next produce request, without
+    waiting out its linger: what `aiokafka`'s `flush_for_commit` does to its batches, without
+    waiting for their acks. Returns False (and does nothing) if aiokafka's internals are not
+    the ones this was written for (aiokafka 0.11-0.14): the records then go after the linger.
+
+    The alert process lingers (`PRONTO_ALERT_LINGER_MS`) so that its changelog, event and
+    index records share produce requests; a page must not wait for that, and the notify stage
+    calls Twilio only once the broker has its outbox record.
+
+    >>> send_now(object())  # not a producer this knows
+    False
+    """
+    accumulator = getattr(getattr(producer, "_producer", None), "_message_accumulator", None)
+    batches = getattr(accumulator, "_batches", None)
+    waiter = getattr(accumulator, "_waiter_future", None)
+    if not isinstance(batches, dict) or waiter is None:
+        return False
+    for queued in batches.values():
+        for batch in queued:
+            batch._builder.close()  # full, as far as the sender can tell: ready at once
+    if not waiter.done():
+        waiter.set_result(None)  # wake the sender, which is waiting for data or a linger
+    return True

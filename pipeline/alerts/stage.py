@@ -23,7 +23,7 @@ from pipeline.alerts import desk, theme_desk, themes_stage
 from pipeline.alerts import lifecycle as lc
 from pipeline.alerts.pacing import Pacer
 from pipeline.current_event import as_event
-from pipeline.delivery import deliver
+from pipeline.delivery import deliver, send_now
 from pipeline.dlq import send_dlq
 from pipeline.records import RecordError, ScoredFeedback
 from pipeline.side_feed import SideFeed, partitions_of
@@ -211,6 +211,8 @@ def register(ctx: Pronto) -> None:
             written = await deliver(ctx.topic("outbox"), msg["location_id"].encode(), value)
             if ctx.hand_off is not None:  # the notify stage here: one Kafka hop fewer
                 ctx.hand_off(value, written)
+        if out.messages:
+            send_now(app.producer)  # a page waits for no linger
         for ev in out.events:
             await deliver(ctx.topic("events"), ev["location_id"].encode(), orjson.dumps(ev))
             observe(ctx, ev)
