@@ -160,7 +160,7 @@ def linger_ms(settings: Settings, stages: frozenset[str]) -> int:
 
     >>> s = Settings()
     >>> linger_ms(s, frozenset({"score"})), linger_ms(s, frozenset({"alert", "notify"}))
-    (20, 5)
+    (20, 20)
     >>> linger_ms(s, frozenset({"web"})), linger_ms(s, frozenset({"web", "alert"}))
     (1, 1)
     """
