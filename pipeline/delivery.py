@@ -21,7 +21,7 @@ def send_now(producer: Any) -> bool:
     """Let the records `producer` (Faust's) holds go in the next produce request, without
     waiting out its linger: what `aiokafka`'s `flush_for_commit` does to its batches, without
     waiting for their acks. Returns False (and does nothing) if aiokafka's internals are not
-    the ones this was written for (aiokafka 0.11-0.14): the records then go after the linger.
+    the ones this was written for (aiokafka 0.14): the records then go after the linger.
 
     The alert process lingers (`PRONTO_ALERT_LINGER_MS`) so that its changelog, event and
     index records share produce requests; a page must not wait for that, and the notify stage
