@@ -30,8 +30,9 @@ EXPIRE_EVERY_S = 60.0
 # 100 ms, not at the first record. With aiokafka's defaults (1 byte, 500 ms) a mirror of a
 # busy topic sent a fetch for every record or two: in a 60,000-record drain the web process,
 # which only mirrors, sent 6,479 fetch requests (~200/s), the alert process 6,746 with its
-# Faust consumer's, each one a request the broker serves. The console, a STATUS text and the owner of a
-# reference see an event at most 100 ms later; a replay at start fills each fetch at once.
+# Faust consumer's, each one a request the broker serves. The console, a STATUS text and the
+# owner of a reference see an event at most 100 ms later; a replay at start fills each fetch
+# at once.
 # `score_drain --stages worker --n 60000`, alternating: web 0.014 ms CPU a record instead of
 # 0.059, alert 0.263 instead of 0.293-0.301, broker 0.188-0.191 instead of 0.245-0.265, and
 # the score stage 2,116-2,146/s instead of 1,806-1,936/s (two pairs).
