@@ -199,7 +199,9 @@ class Settings:
     score_batch_s: float = 0.02  # ...or what arrived within this long
     score_linger_ms: int = 20  # the score process's producer waits this long to fill a batch
     alert_linger_ms: int = 5  # and the alert process's (a page is sent at once: `send_now`)
-    learn_share: float = 0.25  # the most of the score process's loop that learning takes
+    # The most of the score process's loop that learning takes (0.25 before `river_mirror`
+    # made learning about a third cheaper: 0.2 now learns more texts a second than 0.25 did).
+    learn_share: float = 0.2
     model_max_terms: int = 50_000  # the sentiment model's vocabulary, at most (rarest go first)
     scored_lane_share: float = 0.6  # the most of the alert process's loop its scored lane takes
     alert_batch: int = 8  # scored records the alert stage takes at once (at most)...

@@ -66,6 +66,7 @@ def drain(broker: str, work: Path, n: int, locations: int, profile_s: float,
             others["broker"] = broker_pid
         others_cpu0: dict[str, float] = {}
         first: tuple[float, int, float] | None = None
+        version0: float | None = None
         spy: subprocess.Popen[bytes] | None = None
         # Ten minutes, or longer for a long drain (1 M records: `--n 1000000`) at 300/s.
         deadline = time.monotonic() + max(600.0, sent / 300)
@@ -83,6 +84,7 @@ def drain(broker: str, work: Path, n: int, locations: int, profile_s: float,
             if first is None and done > 0:
                 first = (time.monotonic(), done, env_.cpu_seconds(pid))
                 others_cpu0 = {k: env_.cpu_seconds(p) for k, p in others.items()}
+                version0 = model_version(w.url)
                 if profile_s and out is not None:
                     py_spy = str(Path(sys.executable).parent / "py-spy")
                     spy = subprocess.Popen([py_spy, "record", "-d", str(int(profile_s)), "-r",
@@ -108,6 +110,10 @@ def drain(broker: str, work: Path, n: int, locations: int, profile_s: float,
                 for k, c0 in others_cpu0.items()
             }
         r.update(rss_trend([*rss, (done, w.rss_mb())]))
+        version = model_version(w.url)
+        if version is not None and version0 is not None:  # texts the model learned meanwhile
+            r["learned"] = int(version - version0)
+            r["learned_per_s"] = round((version - version0) / (t - first[0]), 1)
         r["records_by_topic"] = written(offsets, prefix)
         if spy is not None:
             spy.wait(60)
@@ -115,6 +121,14 @@ def drain(broker: str, work: Path, n: int, locations: int, profile_s: float,
         offsets.close()
         w.stop()
     return r
+
+
+def model_version(url: str) -> float | None:
+    """The score stage's `pronto_sentiment_model_version`: one step per text learned."""
+    found = [
+        v for k, v in env_.scrape(url).items() if k.startswith("pronto_sentiment_model_version")
+    ]
+    return max(found) if found else None
 
 
 def written(offsets: env_.Offsets, prefix: str) -> dict[str, int]:

@@ -54,6 +54,7 @@ import pickle
 import random
 from typing import Any
 
+from pipeline.scoring import river_mirror
 from pipeline.scoring.lexicon import lexicon_features
 from pipeline.scoring.normalize import normalize
 from pipeline.scoring.river_lean import compose, feature_extraction, linear_model, metrics, optim
@@ -92,6 +93,11 @@ def build_pipeline() -> compose.Pipeline:
     return compose.Pipeline(compose.TransformerUnion(words, chars, lexicon), classifier)
 
 
+def tokens_of(text: str) -> river_mirror.Tokens:
+    """What the pipeline reads from a raw text: normalised, then tokenized once."""
+    return river_mirror.tokens(normalize(text))
+
+
 def text_lexicon_features(x: dict[str, str]) -> dict[str, float]:
     """The lexicon features of the pipeline's input (module level, so the model pickles)."""
     return lexicon_features(x[TEXT])
@@ -127,13 +133,32 @@ class SentimentModel:
 
     def predict(self, text: str, lang: str = "") -> Prediction:
         """Class probabilities for `text`; an untrained model answers uniform and neutral."""
-        return prediction_from(self._pipeline.predict_proba_one({TEXT: normalize(text)}))
+        parts = self._mirrored()
+        if parts is None:
+            return prediction_from(self._pipeline.predict_proba_one({TEXT: normalize(text)}))
+        return prediction_from(river_mirror.predict_proba(parts, tokens_of(text)))
 
     def learn(self, text: str, label: str, lang: str = "") -> None:
         """Learn one labelled message; the version moves on."""
+        parts = self._mirrored()
+        if parts is None:
+            self._check(label)
+            self._pipeline.learn_one({TEXT: normalize(text)}, label)
+            self._learned()
+        else:
+            self._learn(parts, tokens_of(text), label)
+
+    def _learn(self, parts: river_mirror.Parts, t: river_mirror.Tokens, label: str) -> None:
+        self._check(label)
+        river_mirror.learn(parts, t, label)
+        self._learned()
+
+    @staticmethod
+    def _check(label: str) -> None:
         if label not in LABELS:
             raise ValueError(f"label must be one of {LABELS}, got {label!r}")
-        self._pipeline.learn_one({TEXT: normalize(text)}, label)
+
+    def _learned(self) -> None:
         self._n_learned += 1
         self.version += 1
         words, chars, classifier = self._parts()
@@ -142,11 +167,19 @@ class SentimentModel:
 
     def learn_predict(self, text: str, label: str, lang: str = "") -> Prediction:
         """Progressive validation: predict, score that prediction against `label`, then learn."""
-        pred = self.predict(text, lang)
+        parts = self._mirrored()
+        t = tokens_of(text)  # read once for both
+        if parts is None:
+            pred = self.predict(text, lang)
+        else:
+            pred = prediction_from(river_mirror.predict_proba(parts, t))
         if self._n_learned:
             self._accuracy.update(label, pred.label)
             self._macro_f1.update(label, pred.label)
-        self.learn(text, label, lang)
+        if parts is None:
+            self.learn(text, label, lang)
+        else:
+            self._learn(parts, t, label)
         return pred
 
     @property
@@ -166,6 +199,11 @@ class SentimentModel:
         """Terms in the vocabulary (words, word pairs, character trigrams)."""
         words, chars, _ = self._parts()
         return len(words.dfs) + len(chars.dfs)
+
+    def _mirrored(self) -> river_mirror.Parts | None:
+        """The pipeline's parts for `river_mirror`, or None: river's own path then."""
+        parts = river_mirror.Parts(*self._parts())
+        return parts if river_mirror.supported(parts) else None
 
     def _parts(self) -> tuple[Any, Any, Any]:
         """The word and character TF-IDF extractors, and the classifier."""
