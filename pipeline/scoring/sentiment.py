@@ -4,7 +4,9 @@ Pure: a thin wrapper around one river pipeline. Text goes through `normalize.nor
 TF-IDF over word 1-2 grams and character trigrams inside each word (they survive SMS spelling
 and typos), plus three polarity-lexicon features (`lexicon.py`), then a softmax regression
 trained by AdaGrad (0.3). A fresh install learns the packaged seed corpus first (5,913 lines of
-our own, Spanish and English, restaurants, hotels and transit).
+our own, Spanish and English, restaurants, hotels and transit). Learning and predicting run
+river's arithmetic on the pipeline's own state through `river_mirror.py`, which reads a text
+once instead of five times: the same model bit for bit, about a third cheaper to learn.
 
 Why this pipeline (progressive validation from the seed corpus, `pronto eval-sentiment`). The
 first table was measured with the first seed corpus (636 lines):
