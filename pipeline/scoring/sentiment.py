@@ -170,19 +170,21 @@ class SentimentModel:
     def learn_predict(self, text: str, label: str, lang: str = "") -> Prediction:
         """Progressive validation: predict, score that prediction against `label`, then learn."""
         parts = self._mirrored()
-        t = tokens_of(text)  # read once for both
-        if parts is None:
+        if parts is None:  # river's own path
             pred = self.predict(text, lang)
-        else:
-            pred = prediction_from(river_mirror.predict_proba(parts, t))
+            self._validate(label, pred)
+            self.learn(text, label, lang)
+            return pred
+        t = tokens_of(text)  # read once for both
+        pred = prediction_from(river_mirror.predict_proba(parts, t))
+        self._validate(label, pred)
+        self._learn(parts, t, label)
+        return pred
+
+    def _validate(self, label: str, pred: Prediction) -> None:
         if self._n_learned:
             self._accuracy.update(label, pred.label)
             self._macro_f1.update(label, pred.label)
-        if parts is None:
-            self.learn(text, label, lang)
-        else:
-            self._learn(parts, t, label)
-        return pred
 
     @property
     def accuracy(self) -> float:
