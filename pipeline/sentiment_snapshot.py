@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline.scoring.lexicon import lexicon_features
 from pipeline.scoring.normalize import NEG_PREFIX, normalize
@@ -124,15 +124,35 @@ def tfidf(terms: list[Any], idf_of: Callable[[Any], float]) -> dict[Any, float]:
     return {term: v / norm for term, v in out.items()}
 
 
+class Tokens(NamedTuple):
+    """One normalised text, read once: its lexicon features and the terms of each TF-IDF."""
+
+    lexicon: dict[str, float]
+    chars: list[str]
+    words: list[Feature]
+
+
+def tokens(normalised: str) -> Tokens:
+    """What the river pipeline reads from a normalised text (`normalize.normalize`)."""
+    return Tokens(lexicon_features(normalised), char_tokens(normalised),
+                  word_ngrams(word_tokens(normalised)))  # fmt: skip
+
+
 def features(text: str, char_idf_of: Callable[[Any], float],
              word_idf_of: Callable[[Any], float]) -> dict[Any, float]:  # fmt: skip
-    """The river pipeline's input to its classifier, for `text`: the lexicon's features, then
-    the characters' and the words' tf-idf, in the order its union merges them."""
-    norm = normalize(text)
+    """The river pipeline's input to its classifier, for `text`."""
+    return union(tokens(normalize(text)), char_idf_of, word_idf_of)
+
+
+def union(t: Tokens, char_idf_of: Callable[[Any], float],
+          word_idf_of: Callable[[Any], float]) -> dict[Any, float]:  # fmt: skip
+    """The union's output for a text read: the lexicon's features, then the characters' and
+    the words' tf-idf, in the order it merges them (a later one overriding an earlier equal
+    key)."""
     x: dict[Any, float] = {}
-    x.update(lexicon_features(norm))
-    x.update(tfidf(char_tokens(norm), char_idf_of))
-    x.update(tfidf(word_ngrams(word_tokens(norm)), word_idf_of))
+    x.update(t.lexicon)
+    x.update(tfidf(t.chars, char_idf_of))
+    x.update(tfidf(t.words, word_idf_of))
     return x
 
 

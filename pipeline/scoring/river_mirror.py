@@ -33,17 +33,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from pipeline.scoring.lexicon import lexicon_features
 from pipeline.scoring.river_lean import optim
-from pipeline.sentiment_snapshot import (
-    char_tokens,
-    dot,
-    idf,
-    softmax,
-    tfidf,
-    word_ngrams,
-    word_tokens,
-)
+from pipeline.sentiment_snapshot import Tokens, dot, idf, softmax, tokens, union
+
+__all__ = ["Parts", "Tokens", "features", "learn", "predict_proba", "supported", "tokens"]
 
 Feature = Any
 
@@ -57,14 +50,6 @@ class Parts(NamedTuple):
     classifier: Any
 
 
-class Tokens(NamedTuple):
-    """One normalised text, read once: its lexicon features and the terms of each TF-IDF."""
-
-    lexicon: dict[str, float]
-    chars: list[Feature]
-    words: list[Feature]
-
-
 def supported(parts: Parts) -> bool:
     """Whether the pipeline's parts hold what this module reads, as river 0.26 lays them out
     (a later river could move them: its own path is then taken, never a crash)."""
@@ -72,12 +57,6 @@ def supported(parts: Parts) -> bool:
     return (all(hasattr(step, "dfs") and hasattr(step, "n") for step in (words, chars))
             and all(hasattr(clf, a) for a in ("weights", "optimizers", "loss", "l2"))
             and type(clf.loss).__name__ == "CrossEntropy")  # fmt: skip
-
-
-def tokens(normalised: str) -> Tokens:
-    """What the pipeline reads from a normalised text (`normalize.normalize`)."""
-    return Tokens(lexicon_features(normalised), char_tokens(normalised),
-                  word_ngrams(word_tokens(normalised)))  # fmt: skip
 
 
 def _idf_of(tfidf_step: Any) -> Callable[[Feature], float]:
@@ -88,13 +67,8 @@ def _idf_of(tfidf_step: Any) -> Callable[[Feature], float]:
 
 
 def features(parts: Parts, t: Tokens) -> dict[Feature, float]:
-    """The union's output: the lexicon's features, then the characters', then the words' (a
-    later one overriding an earlier equal key, as `TransformerUnion.transform_one` merges)."""
-    x: dict[Feature, float] = {}
-    x.update(t.lexicon)
-    x.update(tfidf(t.chars, _idf_of(parts.chars)))
-    x.update(tfidf(t.words, _idf_of(parts.words)))
-    return x
+    """The union's output for a text read, from the TF-IDFs' counts now."""
+    return union(t, _idf_of(parts.chars), _idf_of(parts.words))
 
 
 def predict_proba(parts: Parts, t: Tokens) -> dict[str, float]:
