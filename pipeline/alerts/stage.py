@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -21,6 +22,7 @@ from pipeline import spill_store
 from pipeline.alert_index import compact_json
 from pipeline.alerts import desk, theme_desk, themes_stage
 from pipeline.alerts import lifecycle as lc
+from pipeline.alerts.due_index import DueIndex
 from pipeline.alerts.pacing import Pacer
 from pipeline.current_event import as_event
 from pipeline.delivery import deliver, send_now
@@ -174,7 +176,7 @@ def register(ctx: Pronto) -> None:
             if mark is not None and desk.handled_at(mark) < cutoff:
                 del index[key]
 
-    due: dict[str, tuple[float, str]] = {}  # ref -> (next check, location): the timers' index
+    due = DueIndex()  # ref -> (next check, location): the timers' index, on disk
     rearm = {"needed": True}
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
@@ -182,12 +184,20 @@ def register(ctx: Pronto) -> None:
         rearm["needed"] = True  # recovered alerts get their timers back on the next tick
         themes.on_assigned()
 
+    def timers_of(stored_alerts: Iterable[tuple[str, bytes]]) -> Iterator[tuple[str, float, str]]:
+        """(ref, next check, location) of each stored alert with a venue: the timers to arm."""
+        for ref, raw in stored_alerts:
+            alert = loaded(raw) if raw else None
+            loc = ctx.venues.by_id(alert.location_id) if alert else None
+            if alert is not None and loc is not None:
+                yield ref, desk.next_check_at(alert, loc), loc.id
+
     def arm(ref: str, alert: lc.Alert | None) -> None:
         loc = ctx.venues.by_id(alert.location_id) if alert else None
         if alert is None or loc is None:
-            due.pop(ref, None)
+            due.drop(ref)
         else:
-            due[ref] = (desk.next_check_at(alert, loc), loc.id)
+            due.set(ref, desk.next_check_at(alert, loc), loc.id)
 
     async def apply(out: desk.Outputs) -> None:
         for ref, alert in out.alerts.items():
@@ -320,18 +330,13 @@ def register(ctx: Pronto) -> None:
         if rearm["needed"]:
             if not tables_ready():
                 return  # re-arm from the whole table, once it has been recovered
-            rearm["needed"] = False
-            due.clear()
-            for ref, raw in list(alerts.items()):
-                if raw:
-                    arm(ref, loaded(raw))
-        for ref, (check_at, loc_id) in list(due.items()):
-            if check_at > now:
-                continue
+            due.rebuild(timers_of(alerts.items()))
+            rearm["needed"] = False  # (after it: a rebuild that failed is done again)
+        for ref, loc_id in due.due(now):
             raw = alerts.get(ref)
             loc = ctx.venues.by_id(loc_id)
             if not raw or loc is None:
-                due.pop(ref, None)
+                due.drop(ref)
                 continue
             alert = loaded(raw)
             if desk.due_now(alert, loc, now):
@@ -340,9 +345,7 @@ def register(ctx: Pronto) -> None:
                     value=json.dumps({"schema": 1, "type": "tick", "ref": ref, "at": now}).encode(),
                 )
             # Until the agent has handled the tick (and re-armed it), look again only later.
-            due[ref] = (max(desk.next_check_at(alert, loc), now + TICK_RESEND_S), loc_id)
-        counts: dict[str, int] = {}
-        for _, loc_id in due.values():
-            counts[loc_id] = counts.get(loc_id, 0) + 1
+            due.set(ref, max(desk.next_check_at(alert, loc), now + TICK_RESEND_S), loc_id)
+        counts = due.counts()
         for loc in ctx.venues.locations:
             ctx.metrics.open_alerts.labels(loc.id).set(counts.get(loc.id, 0))
