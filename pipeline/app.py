@@ -74,6 +74,7 @@ class Pronto:
     # broker has it (`notify.hand_off`); None: no notify stage here, or `page_handoff` is off.
     hand_off: Callable[[bytes, Any], None] | None = None
     urgent_feed: SideFeed | None = None  # the alert stage's own reader of `feedback.urgent`
+    scored_feed: SideFeed | None = None  # and of `feedback.scored`
 
     def topic(self, name: str) -> faust.TopicT:
         return self.topics[name]

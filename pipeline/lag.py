@@ -38,9 +38,9 @@ async def measure(ctx: Pronto, sources: set[str]) -> dict[str, int]:
     """Messages behind the end of each source topic, over the partitions this worker holds."""
     consumer = ctx.app.consumer
     lag: dict[str, int] = dict.fromkeys(sources, 0)
-    feed = ctx.urgent_feed  # the alert stage reads `feedback.urgent` by a consumer of its own
-    if feed is not None and feed.topic in lag:
-        lag[feed.topic] += await feed.lag()
+    for feed in (ctx.urgent_feed, ctx.scored_feed):  # the alert stage's own consumers
+        if feed is not None and feed.topic in lag:
+            lag[feed.topic] += await feed.lag()
     tps = [tp for tp in consumer.assignment() if tp.topic in sources]
     if not tps:
         return lag

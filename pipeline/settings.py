@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -207,6 +207,7 @@ class Settings:
     alert_batch: int = 8  # scored records the alert stage takes at once (at most)...
     alert_batch_s: float = 0.01  # ...or what arrived within this long
     urgent_feed: bool = True  # the alert process reads `feedback.urgent` by a consumer of its own
+    scored_feed: bool = True  # and `feedback.scored` (false: through a Faust agent)
     send_retry_s: float = 30.0  # how long a 429/5xx from Twilio is retried before escalating
     topics_ready: bool = False  # set by `pronto worker` for its processes: it made the topics
     nice_when_ready: int = 0  # CPU niceness a process adds once ready (worker: 10 for score)
@@ -297,6 +298,29 @@ class Settings:
         if "alert" in stages or stages == frozenset(STAGES):
             return self.group_id
         return f"{self.group_id}-{'-'.join(s for s in STAGES if s in stages)}"
+
+    def side_group(self, lane: str) -> str:
+        """The consumer group of the alert process's own reader of a lane ("urgent",
+        "scored": `side_feed.py`).
+
+        >>> Settings(app_id="pronto").side_group("scored")
+        'pronto-scored'
+        """
+        return f"{self.group_id}-{lane}"
+
+    def consumer_groups(self, processes: Iterable[frozenset[str]]) -> list[str]:
+        """Every consumer group that the processes running `processes` commit offsets in.
+
+        >>> Settings(app_id="p").consumer_groups([frozenset({"score"}), frozenset({"alert"})])
+        ['p-score', 'p', 'p-urgent', 'p-scored']
+        """
+        groups = []
+        for stages in processes:
+            groups.append(self.app_id_for(stages))
+            if "alert" in stages:
+                lanes = {"urgent": self.urgent_feed, "scored": self.scored_feed}
+                groups += [self.side_group(lane) for lane, fed in lanes.items() if fed]
+        return groups
 
     @property
     def peer_urls(self) -> dict[str, str]:

@@ -1,25 +1,36 @@
 """A topic read by a Kafka consumer of its own, beside Faust's, for the partitions that Faust
 assigned this worker.
 
-Why the alert process reads `feedback.urgent` this way: Faust has one consumer per process,
-and aiokafka's fetcher keeps one fetch in flight per broker for all of its partitions; it sends
-no new fetch to a broker while records it fetched from there wait to be consumed (for up to
-its `prefetch_backoff`, 100 ms), and a long poll on quiet partitions holds back the others
-(`aiokafka/consumer/fetcher.py`, `_get_actions_per_node`; Faust sets `fetch_max_wait_ms` to
-1.5 s). A complaint from the edge therefore waited for the turns of the scored records and the
-outbox in the same fetch loop. At a sustained 500/s a consumer in a process of its own saw the
-urgent copies 4 ms after the web process wrote them at p50 and 36 ms at p99; the alert desk,
-reading them through Faust, 20 ms and about 200 ms (see README, "Performance"). Here the urgent
-partitions have a fetch loop and a connection of their own: a record there returns the long
-poll at once, whatever the scored lane is doing.
+The alert process reads two topics this way:
+
+- `feedback.urgent`, the complaints triaged at the edge. Faust has one consumer per process,
+  and aiokafka's fetcher keeps one fetch in flight per broker for all of its partitions; it
+  sends no new fetch to a broker while records it fetched from there wait to be consumed (for
+  up to its `prefetch_backoff`, 100 ms), and a long poll on quiet partitions holds back the
+  others (`aiokafka/consumer/fetcher.py`, `_get_actions_per_node`; Faust sets
+  `fetch_max_wait_ms` to 1.5 s). A complaint from the edge therefore waited for the turns of
+  the scored records and the outbox in the same fetch loop. At a sustained 500/s a consumer in
+  a process of its own saw the urgent copies 4 ms after the web process wrote them at p50 and
+  36 ms at p99; the alert desk, reading them through Faust, 20 ms and about 200 ms (see
+  README, "Performance"). Here the urgent partitions have a fetch loop and a connection of
+  their own: a record there returns the long poll at once, whatever the scored lane is doing.
+- `feedback.scored`, every feedback once scored: the alert process's bulk. Through Faust each
+  record paid for its consumer thread's hand-over, an `Event`, the conductor, a stream buffer,
+  an acknowledgement, and a commit every 100 records that flushed the producer first, about
+  a fifth of the process's CPU (`faust/transport/consumer.py`, `conductor.py`, `streams.py`).
+  Here a poll's records go to the desk as they are, and the commit (every `COMMIT_EVERY_S`)
+  lets the producer's batches fill (see README, "Performance").
 
 Which partitions: those of `follow` (a co-partitioned topic that Faust reads) that Faust has
 assigned this worker, once `ready()` says the tables are recovered; none while it rebalances.
 Offsets are committed under a group of the feed's own after the records are handled, and
 after `before_commit()` (the producer's flush: what handling them wrote is in Kafka first), in
-a task of its own so that the reading goes on meanwhile. A partition never committed starts at
-its end: what came before reaches the desk by its other path. A record handled twice (a crash before the commit, a partition moving) must be harmless
-to `handle`: the alert desk knows a feedback it has handled by its id.
+a task of its own so that the reading goes on meanwhile. A partition this group never
+committed starts at its end (`reset="latest"`: the urgent copies, whose feedback reaches the
+desk by its other path too), or (`reset="earliest"`) where `fallback_group` committed it,
+else at its beginning: the scored records, which Faust's own group read before this feed
+existed. A record handled twice (a crash before the commit, a partition moving) must be
+harmless to `handle`: the alert desk knows a feedback it has handled by its id.
 """
 
 from __future__ import annotations
@@ -28,15 +39,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from pipeline.mirror import started_consumer
 
 logger = logging.getLogger(__name__)
 
 POLL_S = 0.05  # a poll's longest wait: how soon a change of assignment is seen
-MAX_RECORDS = 64  # records handled between two looks at the assignment
+MAX_RECORDS = 64  # records handled between two looks at the assignment (by default)
 COMMIT_EVERY_S = 0.5
+REFRESH_EVERY_S = 3600.0  # every partition's position is committed again this often
 
 
 def partitions_of(assignment: Any, topic: str) -> frozenset[int]:
@@ -52,7 +64,8 @@ def partitions_of(assignment: Any, topic: str) -> frozenset[int]:
 
 class SideFeed:
     """Reads `topic` for the partitions `owned()` names (None: none, for now) and awaits
-    `handle(record)` for each record (aiokafka's `ConsumerRecord`), in order per partition."""
+    `handle(record)` for each record (aiokafka's `ConsumerRecord`), in order per partition.
+    With `pace`, it sleeps after each poll's records for `pace(CPU seconds they took)`."""
 
     def __init__(
         self,
@@ -62,6 +75,11 @@ class SideFeed:
         owned: Callable[[], frozenset[int] | None],
         handle: Callable[[Any], Awaitable[None]],
         before_commit: Callable[[], Awaitable[Any]] | None = None,
+        *,
+        reset: Literal["latest", "earliest"] = "latest",
+        fallback_group: str | None = None,
+        pace: Callable[[float], float] | None = None,
+        max_records: int = MAX_RECORDS,
     ) -> None:
         self.topic = topic
         self.bootstrap = bootstrap
@@ -69,6 +87,10 @@ class SideFeed:
         self.owned = owned
         self.handle = handle
         self.before_commit = before_commit
+        self.reset = reset
+        self.fallback_group = fallback_group
+        self.pace = pace
+        self.max_records = max_records
         self.assigned: frozenset[int] = frozenset()
         self._done: dict[int, int] = {}  # partition -> next offset to commit
         self._consumer: Any = None
@@ -76,10 +98,10 @@ class SideFeed:
     async def run(self) -> None:
         consumer = await started_consumer(
             f"side feed {self.topic}", bootstrap_servers=self.bootstrap, group_id=self.group,
-            enable_auto_commit=False, auto_offset_reset="latest",
+            enable_auto_commit=False, auto_offset_reset=self.reset,
         )  # fmt: skip
         self._consumer = consumer
-        last_commit = time.monotonic()
+        last_commit = last_refresh = time.monotonic()
         committing: asyncio.Task[None] | None = None
         try:
             while True:
@@ -88,14 +110,20 @@ class SideFeed:
                     await asyncio.sleep(POLL_S)
                     continue
                 batch = await consumer.getmany(
-                    timeout_ms=int(POLL_S * 1000), max_records=MAX_RECORDS
+                    timeout_ms=int(POLL_S * 1000), max_records=self.max_records
                 )
+                t0 = time.thread_time()
                 for tp, records in batch.items():
                     for record in records:
                         if tp.partition not in (self.owned() or ()):
                             break  # taken away meanwhile: its new owner reads from the commit
                         await self.handle(record)
                         self._done[tp.partition] = record.offset + 1
+                if self.pace is not None and batch:
+                    await asyncio.sleep(self.pace(time.thread_time() - t0))
+                if time.monotonic() - last_refresh > REFRESH_EVERY_S:
+                    await self._hold_positions(consumer)
+                    last_refresh = time.monotonic()
                 if time.monotonic() - last_commit > COMMIT_EVERY_S and (
                     committing is None or committing.done()
                 ):
@@ -107,6 +135,20 @@ class SideFeed:
             await self._commit()
             await consumer.stop()
 
+    async def _hold_positions(self, consumer: Any) -> None:
+        """Commit again where each assigned partition stands, though nothing came: the feed
+        assigns its partitions itself, so its group has no member, and Kafka forgets such a
+        group's offsets `offsets.retention.minutes` (7 days) after their last commit. A quiet
+        partition would then start over from `reset` (its beginning, for the scored
+        records)."""
+        from aiokafka import TopicPartition
+
+        for p in self.assigned - self._done.keys():
+            try:
+                self._done[p] = await consumer.position(TopicPartition(self.topic, p))
+            except Exception as e:  # taken away meanwhile: its new owner commits it
+                logger.debug("side feed %s: no position for %d (%r)", self.topic, p, e)
+
     async def _follow(self, consumer: Any) -> None:
         """Take the partitions that `owned()` names now, committing what was done before."""
         from aiokafka import TopicPartition
@@ -116,8 +158,34 @@ class SideFeed:
             return
         await self._commit()
         consumer.assign([TopicPartition(self.topic, p) for p in sorted(want)])
+        if self.fallback_group:
+            await self._start_new(consumer, want - self.assigned)
         self.assigned = want
         logger.info("side feed %s: partitions %s", self.topic, sorted(want))
+
+    async def _start_new(self, consumer: Any, partitions: frozenset[int]) -> None:
+        """Start each of `partitions` that this feed's group never committed where
+        `fallback_group` committed it, if it did (else `reset` applies)."""
+        from aiokafka import TopicPartition
+
+        fresh = [tp for tp in (TopicPartition(self.topic, p) for p in sorted(partitions))
+                 if await consumer.committed(tp) is None]  # fmt: skip
+        if not fresh:
+            return
+        other = await started_consumer(
+            f"side feed {self.topic} (offsets of {self.fallback_group})",
+            bootstrap_servers=self.bootstrap, group_id=self.fallback_group,
+            enable_auto_commit=False,
+        )  # fmt: skip
+        try:
+            for tp in fresh:
+                offset = await other.committed(tp)
+                if offset is not None:
+                    consumer.seek(tp, offset)
+                    logger.info("side feed %s: partition %d starts at %d, where %s left it",
+                                self.topic, tp.partition, offset, self.fallback_group)  # fmt: skip
+        finally:
+            await other.stop()
 
     async def _commit(self) -> None:
         from aiokafka import TopicPartition

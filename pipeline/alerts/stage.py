@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 TICK_EVERY_S = 1.0
 TICK_RESEND_S = 10.0
 PRUNE_EVERY_S = 60.0
+SCORED_POLL_RECORDS = 64  # scored records the desk takes between two looks at its pacing
 FINAL_EVENTS = ("resolved", "followed_up", "expired", "dismissed")
 
 
@@ -151,19 +152,20 @@ def register(ctx: Pronto) -> None:
 
     # Complaints triaged at ingest come by `feedback.urgent`, ahead of the score stage's
     # backlog; the same feedback comes again, scored, and the desk knows it by its id. Three
-    # lanes: the urgent copies by a Kafka consumer of their own (`side_feed.py` says why), and
-    # two Faust agents, each with its own buffer (Faust stops fetching only the partitions
-    # whose buffer is full: `Conductor.on_message`, `on_buffer_full`), so a complaint or a
-    # supervisor's command never queues behind scored records the desk has not reached yet.
-    # Each record's desk call and table writes run without an await in between (`apply`),
-    # so the lanes never interleave inside one record.
+    # lanes: the urgent copies and the scored records each by a Kafka consumer of its own
+    # (`side_feed.py` says why), and the commands by a Faust agent, so a complaint or a
+    # supervisor's command never queues behind scored records the desk has not reached yet
+    # (with `PRONTO_SCORED_FEED=false` the scored records come by a Faust agent of their own,
+    # with its own buffer: Faust stops fetching only the partitions whose buffer is full,
+    # `Conductor.on_message`, `on_buffer_full`). Each record's desk call and table writes run
+    # without an await in between (`apply`), so the lanes never interleave inside one record.
     def lane(*topics: str) -> Any:
         return app.topic(*topics, key_type=bytes, value_type=bytes, key_serializer="raw",
                          value_serializer="raw")  # fmt: skip
 
     commands_topic = s.topic("alerts.commands")
     priority_lane = lane(commands_topic) if s.urgent_feed else lane(urgent_topic, commands_topic)
-    scored_lane = lane(s.topic("feedback.scored"))
+    scored_topic = s.topic("feedback.scored")
     last_prune: dict[int, float] = {}  # partition -> when its handled ids were last pruned
 
     def prune_handled(now: float, partition: int) -> None:
@@ -234,18 +236,19 @@ def register(ctx: Pronto) -> None:
                 )
 
     pacer = Pacer(s.scored_lane_share)
+    if not s.scored_feed:
 
-    @app.agent(scored_lane)
-    async def alert_desk(stream: Any) -> None:
-        """Every scored feedback: the desk's normal path, a few records at a time. It takes at
-        most its share of the loop (`pacing.py`): a backlog of scored records waits in Kafka,
-        not in front of a complaint from the edge, which waits at most one small batch."""
-        async for events in stream.take_events(s.alert_batch, within=s.alert_batch_s):
-            t0 = time.thread_time()
-            for event in events:
-                as_event(event)  # a batch holds records of several partitions
-                await handle(event, "scored")
-            await asyncio.sleep(pacer.after(time.thread_time() - t0))
+        @app.agent(lane(scored_topic))
+        async def alert_desk(stream: Any) -> None:
+            """Every scored feedback: the desk's normal path, a few records at a time. It takes
+            at most its share of the loop (`pacing.py`): a backlog of scored records waits in
+            Kafka, not in front of a complaint from the edge, which waits one small batch."""
+            async for events in stream.take_events(s.alert_batch, within=s.alert_batch_s):
+                t0 = time.thread_time()
+                for event in events:
+                    as_event(event)  # a batch holds records of several partitions
+                    await handle(event, "scored")
+                await asyncio.sleep(pacer.after(time.thread_time() - t0))
 
     @app.agent(priority_lane)
     async def alert_desk_urgent(stream: Any) -> None:
@@ -258,22 +261,38 @@ def register(ctx: Pronto) -> None:
         return not app.rebalancing and app.tables.recovery.completed.is_set()  # type: ignore[attr-defined,no-any-return]
 
     def owned() -> frozenset[int] | None:
-        """The urgent partitions this worker's desk holds: those of `feedback.scored` that
-        Faust assigned it (co-partitioned with the alert tables), once they are recovered."""
+        """The partitions this worker's desk holds: those of `alerts.commands` that Faust
+        assigned it (co-partitioned with the alert tables, `feedback.urgent` and
+        `feedback.scored`), once they are recovered."""
         if not tables_ready():
             return None
-        return partitions_of(app.consumer.assignment(), scored_lane.get_topic_name())
+        return partitions_of(app.consumer.assignment(), commands_topic)
 
-    async def urgent_copy(record: Any) -> None:
-        event = FeedEvent(record, app.consumer_generation_id)
-        as_event(event)  # the desk's table writes go to the record's partition
-        await handle(event, "fast_path")
+    def fed(copy: str) -> Callable[[Any], Awaitable[None]]:
+        """A side feed's handler: its records are the lane `copy`'s."""
+
+        async def handle_record(record: Any) -> None:
+            event = FeedEvent(record, app.consumer_generation_id)
+            as_event(event)  # the desk's table writes go to the record's partition
+            await handle(event, copy)
+
+        return handle_record
 
     if s.urgent_feed:
-        feed = SideFeed(urgent_topic, s.bootstrap_servers, f"{app.conf.id}-urgent", owned,
-                        urgent_copy, before_commit=app.producer.flush)  # fmt: skip
-        ctx.urgent_feed = feed
-        app.task(feed.run)
+        ctx.urgent_feed = SideFeed(
+            urgent_topic, s.bootstrap_servers, s.side_group("urgent"), owned,
+            fed("fast_path"), before_commit=app.producer.flush,
+        )  # fmt: skip
+        app.task(ctx.urgent_feed.run)
+    if s.scored_feed:
+        # Faust's own group read `feedback.scored` before this feed existed: a partition this
+        # feed never committed starts where that group left it, else at its beginning.
+        ctx.scored_feed = SideFeed(
+            scored_topic, s.bootstrap_servers, s.side_group("scored"), owned,
+            fed("scored"), before_commit=app.producer.flush, reset="earliest",
+            fallback_group=app.conf.id, pace=pacer.after, max_records=SCORED_POLL_RECORDS,
+        )  # fmt: skip
+        app.task(ctx.scored_feed.run)
 
     async def handle(event: Any, copy: str) -> None:
         """One record of a lane; `copy` names the lane's copy of a feedback."""

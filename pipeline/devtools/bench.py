@@ -135,7 +135,9 @@ def run(plan: Plan, work: Path, broker: str = "",
         outbox = f"{prefix}pages.outbox"
         inputs = [topic, f"{prefix}feedback.urgent", f"{prefix}feedback.scored", outbox,
                   f"{prefix}alerts.commands"]  # fmt: skip
-        skipped = sum(env_.skip_to_end(bootstrap, worker.app_id_for(p), inputs) for p in PROCESSES)
+        skipped = sum(
+            env_.skip_to_end(bootstrap, g, inputs) for g in worker.consumer_groups(PROCESSES)
+        )
         outbox_base = end_offset(bootstrap, outbox)  # worker a's console pages
         r["recovery_keys"] = plan.recovery_keys + sat.result.get("processed", 0)
         b_env = {**base_env, "PRONTO_TWILIO_API_BASE": standin.base_url,

@@ -105,11 +105,12 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         t_stop = time.monotonic()
         a.stop(signal.SIGKILL if args.kill else signal.SIGTERM)
         out["stop_s"] = round(time.monotonic() - t_stop, 2)
-        groups = [settings.app_id_for(p) for p in PROCESSES]
+        groups = [settings.app_id_for(p) for p in PROCESSES]  # Faust's: their states are watched
         if args.skip:
             inputs = [topic, *(f"{prefix}{t}" for t in ("feedback.urgent", "feedback.scored",
                                                         "pages.outbox", "alerts.commands"))]  # fmt: skip
-            out["skipped"] = sum(env_.skip_to_end(bootstrap, g, inputs) for g in groups)
+            out["skipped"] = sum(env_.skip_to_end(bootstrap, g, inputs)
+                                 for g in settings.consumer_groups(PROCESSES))  # fmt: skip
         out["changelog_records"] = changelog_records(bootstrap, prefix)
         time.sleep(args.pause)
         since = time.strftime("%Y-%m-%d %H:%M:%S")

@@ -36,7 +36,10 @@ class FakeTopic:
 
 def built(tmp_path: Any, **settings: Any) -> Pronto:
     """The pipeline, for a broker that is never reached (test_context feeds the agents
-    directly), its outputs captured by fake topics."""
+    directly), its outputs captured by fake topics. The scored records come to the alert desk
+    by its Faust agent here (`scored_feed=False`): the side feed that reads them in a worker
+    runs against the broker (`tests/e2e/test_side_feed.py` and every end-to-end test)."""
+    settings.setdefault("scored_feed", False)
     s = Settings(broker="kafka://127.0.0.1:1", home=tmp_path, secret_key="k", **settings)
     pronto = build(s, registry=CollectorRegistry(), sender=RecordingSender())
     pronto.app.finalize()
