@@ -73,8 +73,9 @@ class Pronto:
     # The notify stage of this process takes an outbox message from the desk as soon as the
     # broker has it (`notify.hand_off`); None: no notify stage here, or `page_handoff` is off.
     hand_off: Callable[[bytes, Any], None] | None = None
-    urgent_feed: SideFeed | None = None  # the alert stage's own reader of `feedback.urgent`
-    scored_feed: SideFeed | None = None  # and of `feedback.scored`
+    # The topics this process reads by a Kafka consumer of its own (`side_feed.py`): the score
+    # stage's `feedback.raw`, the alert stage's `feedback.urgent` and `feedback.scored`.
+    side_feeds: list[SideFeed] = field(default_factory=list)
 
     def topic(self, name: str) -> faust.TopicT:
         return self.topics[name]

@@ -41,3 +41,24 @@ def send_now(producer: Any) -> bool:
     if not waiter.done():
         waiter.set_result(None)  # wake the sender, which is waiting for data or a linger
     return True
+
+
+async def ebb(producer: Any) -> None:
+    """Until the records that table writes queued in `producer`'s buffer (Faust's: a table's
+    `__setitem__` cannot await, so its changelog record waits there for a task to send it)
+    have gone to the Kafka producer. Faust's conductor waits for that before each record it
+    hands an agent (`wait_until_ebb`, past 100 pending); a reader of its own must too, or a
+    busy loop outruns the task and the queue grows with every batch."""
+    buffer = producer.buffer
+    while buffer.size and buffer.state == "running":  # (a stopping buffer sends nothing more)
+        await buffer.flush()  # gives up after 0.1 s without a send: hence the loop
+
+
+async def flushed(producer: Any) -> None:
+    """Everything `producer` holds is in Kafka: its buffer emptied (`ebb`), then its batches
+    sent and acknowledged. An input's offset is committed only after this; it raises if the
+    buffer could not be emptied (the producer is stopping)."""
+    await ebb(producer)
+    if producer.buffer.size:
+        raise RuntimeError(f"{producer.buffer.size} table writes not sent: the producer stopped")
+    await producer.flush()

@@ -38,8 +38,8 @@ async def measure(ctx: Pronto, sources: set[str]) -> dict[str, int]:
     """Messages behind the end of each source topic, over the partitions this worker holds."""
     consumer = ctx.app.consumer
     lag: dict[str, int] = dict.fromkeys(sources, 0)
-    for feed in (ctx.urgent_feed, ctx.scored_feed):  # the alert stage's own consumers
-        if feed is not None and feed.topic in lag:
+    for feed in ctx.side_feeds:  # the topics read by a consumer of their own
+        if feed.topic in lag:
             lag[feed.topic] += await feed.lag()
     tps = [tp for tp in consumer.assignment() if tp.topic in sources]
     if not tps:

@@ -206,8 +206,11 @@ class Settings:
     scored_lane_share: float = 0.6  # the most of the alert process's loop its scored lane takes
     alert_batch: int = 8  # scored records the alert stage takes at once (at most)...
     alert_batch_s: float = 0.01  # ...or what arrived within this long
-    urgent_feed: bool = True  # the alert process reads `feedback.urgent` by a consumer of its own
-    scored_feed: bool = True  # and `feedback.scored` (false: through a Faust agent)
+    # Topics read by a Kafka consumer of their own, not through Faust's (`side_feed.py`): the
+    # score process's `feedback.raw`, the alert process's `feedback.urgent` and `feedback.scored`.
+    raw_feed: bool = True
+    urgent_feed: bool = True
+    scored_feed: bool = True
     send_retry_s: float = 30.0  # how long a 429/5xx from Twilio is retried before escalating
     topics_ready: bool = False  # set by `pronto worker` for its processes: it made the topics
     nice_when_ready: int = 0  # CPU niceness a process adds once ready (worker: 10 for score)
@@ -300,8 +303,8 @@ class Settings:
         return f"{self.group_id}-{'-'.join(s for s in STAGES if s in stages)}"
 
     def side_group(self, lane: str) -> str:
-        """The consumer group of the alert process's own reader of a lane ("urgent",
-        "scored": `side_feed.py`).
+        """The consumer group of a stage's own reader of a topic ("raw", "urgent", "scored":
+        `side_feed.py`).
 
         >>> Settings(app_id="pronto").side_group("scored")
         'pronto-scored'
@@ -312,14 +315,15 @@ class Settings:
         """Every consumer group that the processes running `processes` commit offsets in.
 
         >>> Settings(app_id="p").consumer_groups([frozenset({"score"}), frozenset({"alert"})])
-        ['p-score', 'p', 'p-urgent', 'p-scored']
+        ['p-score', 'p-raw', 'p', 'p-urgent', 'p-scored']
         """
         groups = []
         for stages in processes:
             groups.append(self.app_id_for(stages))
-            if "alert" in stages:
-                lanes = {"urgent": self.urgent_feed, "scored": self.scored_feed}
-                groups += [self.side_group(lane) for lane, fed in lanes.items() if fed]
+            feeds = {"raw": "score" in stages and self.raw_feed,
+                     "urgent": "alert" in stages and self.urgent_feed,
+                     "scored": "alert" in stages and self.scored_feed}  # fmt: skip
+            groups += [self.side_group(lane) for lane, fed in feeds.items() if fed]
         return groups
 
     @property

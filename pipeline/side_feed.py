@@ -39,9 +39,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from faust.types import Message
+
+from pipeline.delivery import ebb, flushed
 from pipeline.mirror import started_consumer
+
+if TYPE_CHECKING:
+    from pipeline.app import Pronto
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +68,30 @@ def partitions_of(assignment: Any, topic: str) -> frozenset[int]:
     return frozenset(tp.partition for tp in assignment if tp.topic == topic)
 
 
+class FeedEvent:
+    """A record of a side feed, shaped as the Faust event the table writes belong to
+    (`as_event`): its key, its value and its message (topic, partition, offset), of the
+    consumer generation that holds the partition now (the notify stage finishes a page
+    handed over by the desk only within the generation that made it)."""
+
+    def __init__(self, record: Any, generation_id: int) -> None:
+        self.key: bytes | None = record.key
+        self.value: bytes = record.value
+        self.message = Message(
+            record.topic, record.partition, record.offset, record.timestamp / 1000,
+            record.timestamp_type, record.headers, record.key, record.value, None,
+            generation_id=generation_id,
+        )  # fmt: skip
+
+
 class SideFeed:
     """Reads `topic` for the partitions `owned()` names (None: none, for now) and awaits
-    `handle(record)` for each record (aiokafka's `ConsumerRecord`), in order per partition.
-    With `pace`, it sleeps after each poll's records for `pace(CPU seconds they took)`."""
+    `handle(record)` for each record (aiokafka's `ConsumerRecord`), in order per partition
+    (`batched`: `handle(records)`, once for a poll's records, at most `max_records`; if
+    `epoch()` (Faust's consumer generation) or the partitions owned changed meanwhile, they
+    are read again from the commits).
+    With `pace`, it sleeps after each poll's records for `pace(CPU seconds they took)`; it
+    awaits `before_poll()` before each poll (backpressure: `delivery.ebb`)."""
 
     def __init__(
         self,
@@ -76,10 +102,13 @@ class SideFeed:
         handle: Callable[[Any], Awaitable[None]],
         before_commit: Callable[[], Awaitable[Any]] | None = None,
         *,
+        before_poll: Callable[[], Awaitable[Any]] | None = None,
         reset: Literal["latest", "earliest"] = "latest",
         fallback_group: str | None = None,
         pace: Callable[[float], float] | None = None,
         max_records: int = MAX_RECORDS,
+        batched: bool = False,
+        epoch: Callable[[], Any] | None = None,
     ) -> None:
         self.topic = topic
         self.bootstrap = bootstrap
@@ -87,10 +116,14 @@ class SideFeed:
         self.owned = owned
         self.handle = handle
         self.before_commit = before_commit
+        self.before_poll = before_poll
         self.reset = reset
         self.fallback_group = fallback_group
         self.pace = pace
         self.max_records = max_records
+        self.batched = batched
+        self.epoch = epoch
+        self._reassign = False  # read every partition again from its commit, at the next poll
         self.assigned: frozenset[int] = frozenset()
         self._done: dict[int, int] = {}  # partition -> next offset to commit
         self._consumer: Any = None
@@ -109,16 +142,21 @@ class SideFeed:
                 if not self.assigned:
                     await asyncio.sleep(POLL_S)
                     continue
+                if self.before_poll is not None:
+                    await self.before_poll()
                 batch = await consumer.getmany(
                     timeout_ms=int(POLL_S * 1000), max_records=self.max_records
                 )
                 t0 = time.thread_time()
-                for tp, records in batch.items():
-                    for record in records:
-                        if tp.partition not in (self.owned() or ()):
-                            break  # taken away meanwhile: its new owner reads from the commit
-                        await self.handle(record)
-                        self._done[tp.partition] = record.offset + 1
+                if self.batched:
+                    await self._handle_all(batch)
+                else:
+                    for tp, records in batch.items():
+                        for record in records:
+                            if tp.partition not in (self.owned() or ()):
+                                break  # taken away meanwhile: its new owner reads from the commit
+                            await self.handle(record)
+                            self._done[tp.partition] = record.offset + 1
                 if self.pace is not None and batch:
                     await asyncio.sleep(self.pace(time.thread_time() - t0))
                 if time.monotonic() - last_refresh > REFRESH_EVERY_S:
@@ -134,6 +172,23 @@ class SideFeed:
                 await asyncio.gather(committing, return_exceptions=True)
             await self._commit()
             await consumer.stop()
+
+    async def _handle_all(self, batch: dict[Any, list[Any]]) -> None:
+        """A poll's records of the partitions owned now, in one `handle` call."""
+        mine = self.owned() or frozenset()
+        records = [r for tp, rs in batch.items() if tp.partition in mine for r in rs]
+        if not records:
+            return
+        epoch = self.epoch() if self.epoch is not None else None
+        await self.handle(records)
+        if (self.epoch is not None and self.epoch() != epoch) or self.owned() != mine:
+            # The partitions were reassigned while the records were handled: none is taken as
+            # done, and every partition is read again from its commit (by its owner now).
+            logger.info("side feed %s: reassigned during a batch, read again", self.topic)
+            self._reassign = True
+            return
+        for r in records:
+            self._done[r.partition] = r.offset + 1
 
     async def _hold_positions(self, consumer: Any) -> None:
         """Commit again where each assigned partition stands, though nothing came: the feed
@@ -154,8 +209,9 @@ class SideFeed:
         from aiokafka import TopicPartition
 
         want = self.owned() or frozenset()
-        if want == self.assigned:
+        if want == self.assigned and not self._reassign:
             return
+        self._reassign = False
         await self._commit()
         consumer.assign([TopicPartition(self.topic, p) for p in sorted(want)])
         if self.fallback_group:
@@ -214,3 +270,23 @@ class SideFeed:
             if end is not None:
                 behind += max(0, end - await consumer.position(tp))
         return behind
+
+
+def side_feed(ctx: Pronto, topic: str, group: str, owned: Callable[[], frozenset[int] | None],
+              handle: Callable[[Any], Awaitable[None]], **options: Any) -> SideFeed:  # fmt: skip
+    """A feed of `topic` in a worker process, run as one of its Faust app's tasks: the table
+    writes that handling queued go to Kafka before each poll (`delivery.ebb`), and all that
+    it wrote is in Kafka before an offset is committed (`delivery.flushed`)."""
+    producer = ctx.app.producer
+
+    async def writes_sent() -> None:
+        await ebb(producer)
+
+    async def commit_ready() -> None:
+        await flushed(producer)
+
+    feed = SideFeed(topic, ctx.settings.bootstrap_servers, group, owned, handle,
+                    before_commit=commit_ready, before_poll=writes_sent, **options)  # fmt: skip
+    ctx.side_feeds.append(feed)
+    ctx.app.task(feed.run)
+    return feed

@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from faust.types import Message
 
 from pipeline import spill_store
 from pipeline.alert_index import compact_json
@@ -28,7 +27,7 @@ from pipeline.current_event import as_event
 from pipeline.delivery import deliver, send_now
 from pipeline.dlq import send_dlq
 from pipeline.records import RecordError, ScoredFeedback
-from pipeline.side_feed import SideFeed, partitions_of
+from pipeline.side_feed import FeedEvent, partitions_of, side_feed
 
 if TYPE_CHECKING:
     from pipeline.app import Pronto
@@ -51,22 +50,6 @@ def stored(alert: lc.Alert) -> bytes:
 
 def loaded(raw: bytes) -> lc.Alert:
     return lc.Alert.from_dict(orjson.loads(raw))
-
-
-class FeedEvent:
-    """A record of the urgent feed, shaped as the Faust event the table writes belong to
-    (`as_event`): its key, its value and its message (topic, partition, offset), of the
-    consumer generation that holds the partition now (the notify stage finishes a page
-    handed over by the desk only within the generation that made it)."""
-
-    def __init__(self, record: Any, generation_id: int) -> None:
-        self.key: bytes | None = record.key
-        self.value: bytes = record.value
-        self.message = Message(
-            record.topic, record.partition, record.offset, record.timestamp / 1000,
-            record.timestamp_type, record.headers, record.key, record.value, None,
-            generation_id=generation_id,
-        )  # fmt: skip
 
 
 class TableBook:
@@ -279,20 +262,13 @@ def register(ctx: Pronto) -> None:
         return handle_record
 
     if s.urgent_feed:
-        ctx.urgent_feed = SideFeed(
-            urgent_topic, s.bootstrap_servers, s.side_group("urgent"), owned,
-            fed("fast_path"), before_commit=app.producer.flush,
-        )  # fmt: skip
-        app.task(ctx.urgent_feed.run)
+        side_feed(ctx, urgent_topic, s.side_group("urgent"), owned, fed("fast_path"))
     if s.scored_feed:
         # Faust's own group read `feedback.scored` before this feed existed: a partition this
         # feed never committed starts where that group left it, else at its beginning.
-        ctx.scored_feed = SideFeed(
-            scored_topic, s.bootstrap_servers, s.side_group("scored"), owned,
-            fed("scored"), before_commit=app.producer.flush, reset="earliest",
-            fallback_group=app.conf.id, pace=pacer.after, max_records=SCORED_POLL_RECORDS,
-        )  # fmt: skip
-        app.task(ctx.scored_feed.run)
+        side_feed(ctx, scored_topic, s.side_group("scored"), owned, fed("scored"),
+                  reset="earliest", fallback_group=app.conf.id, pace=pacer.after,
+                  max_records=SCORED_POLL_RECORDS)  # fmt: skip
 
     async def handle(event: Any, copy: str) -> None:
         """One record of a lane; `copy` names the lane's copy of a feedback."""

@@ -47,6 +47,7 @@ from pipeline.scoring.seen_batches import (
 )
 from pipeline.scoring.sentiment import SentimentModel, label_from_score
 from pipeline.sentiment_snapshot import SentimentSnapshot
+from pipeline.side_feed import FeedEvent, partitions_of, side_feed
 from pipeline.themes.venue import CORRECTED
 
 if TYPE_CHECKING:
@@ -318,13 +319,17 @@ def register(ctx: Pronto) -> None:
         await out_scored.flush()
         tick = int(now // prune_every_s)
         for location_id, event in touched.items():
-            counts = cache[location_id]
+            held = cache.get(location_id)
+            if held is None:  # its partition was revoked meanwhile: its new owner counts it
+                continue
             if pruned.get(location_id) != tick:  # buckets expire once a bucket at most
-                counts.prune(now, windows, s.lateness_s)
+                held.prune(now, windows, s.lateness_s)
                 pruned[location_id] = tick
             as_event(event)
-            counters[location_id] = counts.to_value()
+            counters[location_id] = held.to_value()
         for part, taken in marks.items():
+            if part not in last_event:  # revoked meanwhile (as above)
+                continue
             key = batch_key(part, taken[0][2])
             as_event(last_event[part])
             seen[key] = value = batch_value(taken)
@@ -338,22 +343,48 @@ def register(ctx: Pronto) -> None:
             as_event(events[-1])
             prune(now)
 
-    @app.agent(ctx.topic("raw"))
-    async def score(stream: Any) -> None:
-        await ready.wait()
-        share = min(max(s.learn_share, 0.0), 0.9)
-        async for events in stream.take_events(s.score_batch, within=s.score_batch_s):
-            t0 = time.thread_time()
-            state["busy"] = True
-            await score_batch(events)
-            # Learning takes at most `share` of the stage's CPU time while records wait.
-            learner: Learner = state["learner"]
-            if learner.pending and learner.learn_for(
-                (time.thread_time() - t0) * share / (1 - share)
-            ):
-                learn_metrics(learner)
-            state["last_batch"], state["busy"] = time.monotonic(), False
-            await asyncio.sleep(0)
+    share = min(max(s.learn_share, 0.0), 0.9)
+
+    async def take(events: Sequence[Any]) -> None:
+        """A batch scored, then learning for at most `share` of the stage's CPU time."""
+        t0 = time.thread_time()
+        state["busy"] = True
+        await score_batch(events)
+        learner: Learner = state["learner"]
+        if learner.pending and learner.learn_for((time.thread_time() - t0) * share / (1 - share)):
+            learn_metrics(learner)
+        state["last_batch"], state["busy"] = time.monotonic(), False
+
+    if s.raw_feed:
+        # `feedback.raw` by a Kafka consumer of the stage's own (`side_feed.py` says why), for
+        # the partitions Faust assigned this process of the co-partitioned `alerts.events`
+        # (the corrections' agent reads it), once the model is in place and the tables are
+        # recovered. Faust's group read `feedback.raw` before this feed existed: a partition
+        # the feed never committed starts where that group left it, else at its beginning.
+        events_topic = ctx.topic("events").get_topic_name()
+
+        def owned() -> frozenset[int] | None:
+            recovered = app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
+            if not ready.is_set() or app.rebalancing or not recovered:
+                return None
+            return partitions_of(app.consumer.assignment(), events_topic)
+
+        async def take_records(records: list[Any]) -> None:
+            generation = app.consumer_generation_id
+            await take([FeedEvent(r, generation) for r in records])
+
+        side_feed(ctx, ctx.topic("raw").get_topic_name(), s.side_group("raw"), owned,
+                  take_records, reset="earliest", fallback_group=app.conf.id,
+                  max_records=s.score_batch, batched=True,
+                  epoch=lambda: app.consumer_generation_id)  # fmt: skip
+    else:
+
+        @app.agent(ctx.topic("raw"))
+        async def score(stream: Any) -> None:
+            await ready.wait()
+            async for events in stream.take_events(s.score_batch, within=s.score_batch_s):
+                await take(events)
+                await asyncio.sleep(0)
 
     @app.agent(ctx.topic("events"))
     async def learn_corrections(stream: Any) -> None:

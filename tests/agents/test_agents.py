@@ -36,9 +36,11 @@ class FakeTopic:
 
 def built(tmp_path: Any, **settings: Any) -> Pronto:
     """The pipeline, for a broker that is never reached (test_context feeds the agents
-    directly), its outputs captured by fake topics. The scored records come to the alert desk
-    by its Faust agent here (`scored_feed=False`): the side feed that reads them in a worker
-    runs against the broker (`tests/e2e/test_side_feed.py` and every end-to-end test)."""
+    directly), its outputs captured by fake topics. The raw and the scored records come to
+    the score and the alert stage by their Faust agents here (`raw_feed=False`,
+    `scored_feed=False`): the Kafka consumers of their own that read them in a worker run
+    against the broker (`tests/e2e/test_side_feed.py` and every end-to-end test)."""
+    settings.setdefault("raw_feed", False)
     settings.setdefault("scored_feed", False)
     s = Settings(broker="kafka://127.0.0.1:1", home=tmp_path, secret_key="k", **settings)
     pronto = build(s, registry=CollectorRegistry(), sender=RecordingSender())
@@ -198,8 +200,9 @@ async def test_score_agent_counts_exactly_with_rocksdb_across_partitions(tmp_pat
     """RocksDB keeps one database per partition and reads the current event's: a batch mixes
     partitions, and each location's counts must still add up."""
     settings = Settings(
-        broker="kafka://127.0.0.1:1", home=tmp_path, secret_key="k", store="rocksdb"
-    )
+        broker="kafka://127.0.0.1:1", home=tmp_path, secret_key="k", store="rocksdb",
+        raw_feed=False,
+    )  # fmt: skip
     pronto = build(settings, registry=CollectorRegistry(), sender=RecordingSender(),
                    stages=frozenset({"score"}))  # fmt: skip
     pronto.app.finalize()
