@@ -154,7 +154,8 @@ class SideFeed:
                     for tp, records in batch.items():
                         for record in records:
                             if tp.partition not in (self.owned() or ()):
-                                break  # taken away meanwhile: its new owner reads from the commit
+                                self._reassign = True  # the rest is read again from the commit
+                                break  # (by this feed, or the partition's new owner)
                             await self.handle(record)
                             self._done[tp.partition] = record.offset + 1
                 if self.pace is not None and batch:
@@ -177,6 +178,8 @@ class SideFeed:
         """A poll's records of the partitions owned now, in one `handle` call."""
         mine = self.owned() or frozenset()
         records = [r for tp, rs in batch.items() if tp.partition in mine for r in rs]
+        if any(tp.partition not in mine for tp in batch):
+            self._reassign = True  # those are read again from the commit (as below)
         if not records:
             return
         epoch = self.epoch() if self.epoch is not None else None
@@ -198,6 +201,8 @@ class SideFeed:
         records)."""
         from aiokafka import TopicPartition
 
+        if self._reassign:  # a position past records not handled: never committed
+            return
         for p in self.assigned - self._done.keys():
             try:
                 self._done[p] = await consumer.position(TopicPartition(self.topic, p))

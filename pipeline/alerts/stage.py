@@ -37,7 +37,6 @@ logger = logging.getLogger(__name__)
 TICK_EVERY_S = 1.0
 TICK_RESEND_S = 10.0
 PRUNE_EVERY_S = 60.0
-SCORED_POLL_RECORDS = 64  # scored records the desk takes between two looks at its pacing
 FINAL_EVENTS = ("resolved", "followed_up", "expired", "dismissed")
 
 
@@ -268,7 +267,7 @@ def register(ctx: Pronto) -> None:
         # feed never committed starts where that group left it, else at its beginning.
         side_feed(ctx, scored_topic, s.side_group("scored"), owned, fed("scored"),
                   reset="earliest", fallback_group=app.conf.id, pace=pacer.after,
-                  max_records=SCORED_POLL_RECORDS)  # fmt: skip
+                  max_records=s.alert_batch)  # fmt: skip
 
     async def handle(event: Any, copy: str) -> None:
         """One record of a lane; `copy` names the lane's copy of a feedback."""

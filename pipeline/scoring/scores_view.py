@@ -23,8 +23,10 @@ SCALE_FIELDS = {"csat5": ("csat_n", "csat_sat"), "nps10": ("nps_n", "nps_pro", "
 
 
 def owns(ctx: Pronto, location_id: str) -> bool:
-    """Whether this worker holds the partition of `location_id` (so only it reports it)."""
-    return topics.owns(ctx.app.consumer, ctx.settings, "raw", location_id)
+    """Whether this worker holds the partition of `location_id` (so only it reports it): of
+    `alerts.events`, which the score process's Faust consumer reads (the corrections), and
+    which is co-partitioned with `feedback.raw` (read by a consumer of its own) and the tables."""
+    return topics.owns(ctx.app.consumer, ctx.settings, "events", location_id)
 
 
 def location_summary(counts: LocationCounts, scale: str | None,

@@ -191,3 +191,43 @@ async def test_a_quiet_partition_keeps_its_committed_offset(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_batch_whose_partitions_moved_meanwhile_is_read_again(bootstrap: str) -> None:
+    """`batched`: a poll's records in one call. If the consumer generation (`epoch`) changed
+    while they were handled, none counts as done: they are read again from the commit, and
+    only a batch handled within one generation is committed."""
+    topic, group = f"raw-{uuid.uuid4().hex[:8]}", f"g-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    admin.close()
+    await produce(bootstrap, topic, [(0, b"a"), (0, b"b"), (0, b"c")])
+    generation = {"now": 1}
+    calls: list[list[bytes]] = []
+
+    async def handle(records: list[Any]) -> None:
+        calls.append(sorted(r.value for r in records))
+        if len(calls) == 1:
+            generation["now"] += 1  # a rebalance while the first batch was handled
+
+    def start() -> asyncio.Task[None]:
+        feed = SideFeed(topic, bootstrap, group, lambda: frozenset({0}), handle,
+                        reset="earliest", batched=True, epoch=lambda: generation["now"])  # fmt: skip
+        return asyncio.create_task(feed.run())
+
+    task = start()
+    try:
+        await until(lambda: sum(map(len, calls[1:])) >= 3)
+        await asyncio.sleep(1.0)
+        assert calls[0] and sorted(v for c in calls[1:] for v in c) == [b"a", b"b", b"c"]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    done = len(calls)
+    task = start()  # the second reading was committed: nothing comes again
+    try:
+        await asyncio.sleep(2.0)
+        assert len(calls) == done
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
