@@ -1,10 +1,12 @@
 """The score stage: `feedback.raw` -> sentiment, rolling counters -> `feedback.scored`.
 
 Thin agents: decode, call the pure `Scorer`, tag the themes, update the tables, send,
-observe. Records come in batches (`PRONTO_SCORE_BATCH`, or what arrived within
-`PRONTO_SCORE_BATCH_S`): each location touched is written once per batch, as one table value
-(`LocationCounts`: its CSAT/NPS counters and its theme counts, `themes_stage.py`), so a
-feedback costs one changelog record for its counters instead of one per counter. The scored
+observe. Records come in batches: a poll of the stage's own Kafka consumer (`side_feed.py`, at
+most `PRONTO_SCORE_BATCH` records), or through Faust (`PRONTO_RAW_FEED=false`) as many or what
+arrived within `PRONTO_SCORE_BATCH_S`. Each location touched is written once per batch, as
+one table value (`LocationCounts`: its CSAT/NPS counters and its theme counts,
+`themes_stage.py`), so a feedback costs one changelog record for its counters instead of one
+per counter (a poll's records mostly come from one partition, and its locations). The scored
 records go to the producer once per batch, one Kafka batch per partition (`batch_out.py`),
 and the dedupe marks are one changelog record per batch and partition (`seen_batches.py`).
 Labelled texts are learned by a task in time slices (`PRONTO_LEARN_SHARE` of the loop at
