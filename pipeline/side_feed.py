@@ -68,6 +68,30 @@ def partitions_of(assignment: Any, topic: str) -> frozenset[int]:
     return frozenset(tp.partition for tp in assignment if tp.topic == topic)
 
 
+def tables_ready(app: Any) -> bool:
+    """The process's tables are recovered, and no rebalance is under way."""
+    return not app.rebalancing and app.tables.recovery.completed.is_set()  # type: ignore[no-any-return]
+
+
+def owned_by(
+    app: Any, topic: str, ready: Callable[[], bool] = lambda: True
+) -> Callable[[], frozenset[int] | None]:
+    """A feed's `owned`: the partitions of `topic` (co-partitioned with the feed's) that Faust
+    assigned `app`, once `ready()` and its tables are recovered (None meanwhile). Read from the
+    consumer once per consumer generation: a feed asks for every record it handles."""
+    held: dict[str, Any] = {"generation": None, "partitions": frozenset()}
+
+    def owned() -> frozenset[int] | None:
+        if not ready() or not tables_ready(app):
+            return None
+        if held["generation"] != app.consumer_generation_id:
+            held["partitions"] = partitions_of(app.consumer.assignment(), topic)
+            held["generation"] = app.consumer_generation_id
+        return held["partitions"]  # type: ignore[no-any-return]
+
+    return owned
+
+
 class FeedEvent:
     """A record of a side feed, shaped as the Faust event the table writes belong to
     (`as_event`): its key, its value and its message (topic, partition, offset), of the

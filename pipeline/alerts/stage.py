@@ -27,7 +27,7 @@ from pipeline.current_event import as_event
 from pipeline.delivery import deliver, send_now
 from pipeline.dlq import send_dlq
 from pipeline.records import RecordError, ScoredFeedback
-from pipeline.side_feed import FeedEvent, partitions_of, side_feed
+from pipeline.side_feed import FeedEvent, owned_by, side_feed, tables_ready
 
 if TYPE_CHECKING:
     from pipeline.app import Pronto
@@ -238,17 +238,9 @@ def register(ctx: Pronto) -> None:
         async for event in stream.events():
             await handle(event, "fast_path")
 
-    def tables_ready() -> bool:
-        """The alert tables are recovered, and no rebalance is under way."""
-        return not app.rebalancing and app.tables.recovery.completed.is_set()  # type: ignore[attr-defined,no-any-return]
-
-    def owned() -> frozenset[int] | None:
-        """The partitions this worker's desk holds: those of `alerts.commands` that Faust
-        assigned it (co-partitioned with the alert tables, `feedback.urgent` and
-        `feedback.scored`), once they are recovered."""
-        if not tables_ready():
-            return None
-        return partitions_of(app.consumer.assignment(), commands_topic)
+    # The partitions this worker's desk holds: those of `alerts.commands` that Faust assigned
+    # it (co-partitioned with the alert tables, `feedback.urgent` and `feedback.scored`).
+    owned = owned_by(app, commands_topic)
 
     def fed(copy: str) -> Callable[[Any], Awaitable[None]]:
         """A side feed's handler: its records are the lane `copy`'s."""
@@ -322,7 +314,7 @@ def register(ctx: Pronto) -> None:
         state: after a restart or a rebalance the index is rebuilt from it (re-armed)."""
         now = time.time()
         if rearm["needed"]:
-            if not tables_ready():
+            if not tables_ready(app):
                 return  # re-arm from the whole table, once it has been recovered
             due.rebuild(timers_of(alerts.items()))
             rearm["needed"] = False  # (after it: a rebuild that failed is done again)

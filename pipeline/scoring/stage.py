@@ -49,7 +49,7 @@ from pipeline.scoring.seen_batches import (
 )
 from pipeline.scoring.sentiment import SentimentModel, label_from_score
 from pipeline.sentiment_snapshot import SentimentSnapshot
-from pipeline.side_feed import FeedEvent, partitions_of, side_feed
+from pipeline.side_feed import FeedEvent, owned_by, side_feed
 from pipeline.themes.venue import CORRECTED
 
 if TYPE_CHECKING:
@@ -363,13 +363,7 @@ def register(ctx: Pronto) -> None:
         # (the corrections' agent reads it), once the model is in place and the tables are
         # recovered. Faust's group read `feedback.raw` before this feed existed: a partition
         # the feed never committed starts where that group left it, else at its beginning.
-        events_topic = ctx.topic("events").get_topic_name()
-
-        def owned() -> frozenset[int] | None:
-            recovered = app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
-            if not ready.is_set() or app.rebalancing or not recovered:
-                return None
-            return partitions_of(app.consumer.assignment(), events_topic)
+        owned = owned_by(app, ctx.topic("events").get_topic_name(), ready.is_set)
 
         async def take_records(records: list[Any]) -> None:
             generation = app.consumer_generation_id
