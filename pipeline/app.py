@@ -157,19 +157,23 @@ def table_url(store: str, table: str) -> str:
 def linger_ms(settings: Settings, stages: frozenset[str]) -> int:
     """How long a process's producer waits to fill a batch. The score process's output is not
     on the page path: bigger, fewer produce requests. The alert process writes a few records
-    per scored record (changelogs, events), sent at once when a page is among them; a process
-    with the web stage answers a webhook only once Kafka has the record: no wait.
+    per scored record (changelogs, events), sent at once when a page is among them
+    (`delivery.send_now`); a process with the web stage answers a webhook only once Kafka has
+    the record: no wait.
 
-    Not longer in the alert process: Faust's fetch loop commits inline every
-    `broker_commit_every` (100) acknowledged records, and first flushes the producer, so no
-    record reaches the agents while a batch lingers (`faust/transport/consumer.py`,
-    `_drain_messages`, `commit`). `pronto bench`, 20 ms against 5: the pipeline through the
-    alert rules at 1,605 / 1,759 feedback/s against 2,353 / 2,316, and at 2,160 / 2,136 with
-    the commits left to the 0.5 s timer (`broker_commit_every` 100,000).
+    The alert process lingered 5 ms while Faust read `feedback.scored`: Faust's fetch loop
+    commits inline every `broker_commit_every` (100) acknowledged records and first flushes
+    the producer, so no record reached the agents while a batch lingered
+    (`faust/transport/consumer.py`). Its own consumer reads that topic now (`side_feed.py`) and
+    commits in a task of its own, and at 5 ms the process sent some 4,100 produce requests for
+    a 60,000-record drain (about 180 a second), the broker's largest cost. 25 ms, with batches of
+    up to 1 MiB (16 KB filled in about 16 records): about 1,300 requests, and the broker's CPU a
+    record 0.10-0.15 ms instead of 0.14-0.20 (`score_drain --stages worker`, README,
+    "Performance"). With `PRONTO_SCORED_FEED=false` (Faust's agent again), set it back to 5.
 
     >>> s = Settings()
     >>> linger_ms(s, frozenset({"score"})), linger_ms(s, frozenset({"alert", "notify"}))
-    (20, 5)
+    (20, 25)
     >>> linger_ms(s, frozenset({"web"})), linger_ms(s, frozenset({"web", "alert"}))
     (1, 1)
     """
@@ -189,6 +193,7 @@ def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES
     (home / "faust").mkdir(parents=True, exist_ok=True)
     app_id = settings.app_id_for(stages)
     batched = stages == frozenset({"score"})
+    lingers = linger_ms(settings, stages) > 1  # its batches fill for a while: let them grow
     spill_store.register()
     if table_store_url(settings, stages) == "rocksdb://":
         register_rocksdb()  # a partition's copy held too long ago is rebuilt
@@ -215,7 +220,7 @@ def make_faust_app(settings: Settings, stages: frozenset[str] = frozenset(STAGES
         processing_guarantee=settings.processing_guarantee,
         producer_acks=-1,
         producer_linger_ms=linger_ms(settings, stages),
-        producer_max_batch_size=1_048_576 if batched else 16_384,
+        producer_max_batch_size=1_048_576 if batched or lingers else 16_384,
         producer_max_request_size=MODEL_MAX_BYTES,
         consumer_auto_offset_reset="earliest",
         broker_commit_every=100_000 if batched else 100,
