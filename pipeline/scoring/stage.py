@@ -246,6 +246,7 @@ def register(ctx: Pronto) -> None:
         batch_seen: dict[str, list[Any]] = {}  # marks written in this batch
         marks: dict[int, list[tuple[str, float, int]]] = {}  # partition -> (id, at, offset)
         scored: Counter[str] = Counter()
+        labels: Counter[str] = Counter()  # sentiment label -> records (the metric, once a batch)
         tops: dict[str, str | None] = {}  # location -> its top negative theme (once a batch)
         out_scored = BatchOut(ctx.topic("scored"), scored_partitions)
         for i, event in enumerate(events):
@@ -311,7 +312,7 @@ def register(ctx: Pronto) -> None:
             if out.late:
                 m.late_events.labels(fb.location_id).inc()
             scored[fb.location_id] += 1
-            m.sentiment.labels(label).inc()
+            labels[label] += 1
             if out.model_seconds:
                 m.model_seconds.observe(out.model_seconds)
             m.webhook_to_scored.observe(max(0.0, now - fb.received_at))
@@ -339,6 +340,8 @@ def register(ctx: Pronto) -> None:
                 seen_order.append((value["r"], key, part))
         for location_id, n in scored.items():
             m.feedback_scored.labels(location_id).inc(n)
+        for label, n in labels.items():
+            m.sentiment.labels(label).inc(n)
         themes.flush_metrics()
         if now - state["last_prune"] > PRUNE_EVERY_S and events:
             state["last_prune"] = now
