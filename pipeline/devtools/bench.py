@@ -124,7 +124,8 @@ def run(plan: Plan, work: Path, broker: str = "",
         # 1. Saturation: the backlog is there before the worker starts.
         a = env_.WorkerProc(base_env, work / "worker-a.log")
         workers.append(a)
-        sat = saturate(a, bootstrap, prefix, n, plan.window_s, plan.profile_s, work)
+        sat = saturate(a, bootstrap, prefix, n, plan.window_s, plan.profile_s, work,
+                       worker.side_group("scored"))  # fmt: skip
         r.update(sat.result)
         ratio = st.rate(r["pipeline_rate"], r["raw_rate"] or 0.0)
         r["pipeline_over_raw"] = round(ratio, 4) if r["raw_rate"] else None

@@ -1,7 +1,8 @@
 """The saturation run: a backlog in `feedback.raw`, a worker started on it, and what it shows.
 
-It measures the pipeline rate (records reaching `feedback.scored` a second, once the first
-one is there), the worker's RSS as it goes (the leak check fits a line through RSS against
+It measures the score stage's drain (records reaching `feedback.scored` a second, once the
+first one is there), the pipeline rate (the records the alert rules took a second, from the
+commits of their reader of `feedback.scored`), the worker's RSS as it goes (the leak check fits a line through RSS against
 messages processed; RSS is the sum over the worker's processes), the sentiment model's share of
 the time (from `pronto_model_seconds`), and, with py-spy installed, the hottest frames of the
 worker's score process under that load.
@@ -86,8 +87,10 @@ def profile(pid: int, seconds: float, out: Path) -> list[dict[str, Any]]:
 
 
 def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, window_s: float,
-             profile_s: float, work: Path) -> Saturation:  # fmt: skip
-    """Start `w` on a backlog of `backlog` records and measure it for at most `window_s`."""
+             profile_s: float, work: Path, alert_group: str = "") -> Saturation:  # fmt: skip
+    """Start `w` on a backlog of `backlog` records and measure it for at most `window_s`.
+    `alert_group`: the group whose commits on `feedback.scored` say how far the alert rules
+    are (the alert process's own reader of that topic, `side_feed.py`)."""
     sat = Saturation()
     scored_topic = f"{prefix}feedback.scored"
     offsets = env_.Offsets(bootstrap)
@@ -105,6 +108,7 @@ def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, wind
     samples: list[tuple[float, int, float]] = []  # (monotonic, processed, rss MB)
     by_process: list[dict[str, float]] = []  # each sample's RSS MB per process
     through: list[tuple[float, float]] = []  # (monotonic, records past the alert rules)
+    alerted: list[tuple[float, int]] = []  # (monotonic, records the alert rules committed)
     lag_key = f'pronto_consumer_lag_messages{{reason="{scored_topic}"}}'
     profiled = False
     metrics: dict[str, float] = {}
@@ -116,6 +120,8 @@ def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, wind
             done = offsets.end(scored_topic)
             by_process.append(w.rss_by_process())
             samples.append((time.monotonic(), done, sum(by_process[-1].values())))
+            if alert_group:
+                alerted.append((time.monotonic(), offsets.committed(alert_group, scored_topic)))
             if cpu0 is None and done > 0:
                 cpu0 = (done, env_.cpu_seconds(score_pid))
             if time.monotonic() - last_scrape >= SCRAPE_EVERY_S:
@@ -132,6 +138,11 @@ def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, wind
                 continue
             time.sleep(0.5)
         metrics = env_.scrape(w.url) or metrics
+        # The lag gauge said 0 (it is refreshed every 5 s); the last commit may be on its way.
+        settle = time.monotonic() + 5.0
+        while alerted and alerted[-1][1] < backlog and time.monotonic() < settle:
+            time.sleep(0.25)
+            alerted.append((time.monotonic(), offsets.committed(alert_group, scored_topic)))
         if cpu0 is not None:
             # The score process's CPU per record: the figure a busy shared host blurs least.
             took = offsets.end(scored_topic) - cpu0[0]
@@ -147,7 +158,16 @@ def saturate(w: env_.WorkerProc, bootstrap: str, prefix: str, backlog: int, wind
     # The alert rules are the end of the pipeline: its rate is how fast they consume.
     # (The lag gauge is a few seconds old: a stage that barely moves can read slightly negative.)
     rate = st.rate(moving[-1][1] - moving[0][1], moving[-1][0] - moving[0][0]) if moving else 0.0
-    sat.result["pipeline_rate"] = round(max(0.0, rate) if moving else sat.result["score_rate"], 1)
+    by_lag = round(max(0.0, rate) if moving else sat.result["score_rate"], 1)
+    sat.result["pipeline_rate_lag"] = by_lag
+    # The same from the alert rules' commits, sampled with the rest (every 0.5 s): the lag
+    # gauge moves every 5 s, so a run of 20-30 s read it to within a step of 5 s.
+    if alerted and alerted[-1][1] > 0:
+        sat.result["pipeline_rate"] = round(st.drain_rate(alerted), 1)
+        sat.result["pipeline_rate_source"] = "commits"
+    else:  # a worker whose alert rules read through Faust (`PRONTO_SCORED_FEED=false`)
+        sat.result["pipeline_rate"] = by_lag
+        sat.result["pipeline_rate_source"] = "lag"
     sat.result["processed"] = last[1]
     sat.result["saturation_s"] = round(last[0] - first[0], 1)
     sat.result["alert_stage_lag"] = metrics.get(lag_key)

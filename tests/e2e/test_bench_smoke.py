@@ -36,6 +36,10 @@ def test_quick_bench_prints_every_figure_and_a_verdict_per_target(kafka) -> None
     for key in HEADLINE:
         assert finite(result[key]) and result[key] >= 0, (key, result[key])
     assert result["raw_rate"] > 0 and result["score_rate"] > 0  # something was measured
+    # The alert rules' rate comes from their reader's commits, sampled every 0.5 s (the lag
+    # gauge beside it moves every 5 s: a quick run can end before it moves at all).
+    assert result["pipeline_rate_source"] == "commits" and result["pipeline_rate"] > 0, result
+    assert finite(result["pipeline_rate_lag"])
     assert set(result["latency"]) == {"100", "500", "1000"}
     for load in result["latency"].values():  # signed as Twilio signs: every webhook taken
         assert load["ok"] == load["sent"] > 0 and load["errors"] == {}, load
