@@ -2,10 +2,10 @@
 
 It measures the score stage's drain (records reaching `feedback.scored` a second, once the
 first one is there), the pipeline rate (the records the alert rules took a second, from the
-commits of their reader of `feedback.scored`), the worker's RSS as it goes (the leak check fits a line through RSS against
-messages processed; RSS is the sum over the worker's processes), the sentiment model's share of
-the time (from `pronto_model_seconds`), and, with py-spy installed, the hottest frames of the
-worker's score process under that load.
+commits of their reader of `feedback.scored`), the worker's RSS as it goes (the leak check
+fits a line through RSS against messages processed; RSS is the sum over the worker's
+processes), the sentiment model's share of the time (from `pronto_model_seconds`), and, with
+py-spy installed, the hottest frames of the worker's score process under that load.
 """
 
 from __future__ import annotations
