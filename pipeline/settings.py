@@ -188,6 +188,7 @@ class Settings:
     stages: str = ""  # empty: `pronto worker` supervises one process per stage group; "all": one
     peers: str = ""  # set by `pronto worker` for the web process: "score=http://...,alert=..."
     page_handoff: bool = True  # the desk hands its messages to the notify stage in its process
+    page_producer: bool = True  # the alert process writes its pages by a producer of their own
     send_concurrency: int = 48  # Twilio calls in flight at once, per notify stage (see README)
     # Table store: "rocksdb" (files under PRONTO_HOME; a restart reads only the changelogs'
     # tail) or "memory" (every start replays the whole changelogs).

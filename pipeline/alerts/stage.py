@@ -23,8 +23,9 @@ from pipeline.alerts import desk, theme_desk, themes_stage
 from pipeline.alerts import lifecycle as lc
 from pipeline.alerts.due_index import DueIndex
 from pipeline.alerts.pacing import Pacer
+from pipeline.alerts.page_out import PageWriter
 from pipeline.current_event import as_event
-from pipeline.delivery import deliver, send_now
+from pipeline.delivery import deliver
 from pipeline.dlq import send_dlq
 from pipeline.records import RecordError, ScoredFeedback
 from pipeline.side_feed import FeedEvent, owned_by, side_feed, tables_ready
@@ -161,6 +162,12 @@ def register(ctx: Pronto) -> None:
                 del index[key]
 
     due = DueIndex()  # ref -> (next check, location): the timers' index, on disk
+    pages = PageWriter(ctx)  # the outbox records, by a producer of their own (`page_out.py`)
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def stop_page_writer(sender: Any, **kwargs: Any) -> None:
+        await pages.stop()
+
     rearm = {"needed": True}
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
@@ -202,11 +209,11 @@ def register(ctx: Pronto) -> None:
                 book.note_paged(ev["location_id"], ev["ref"], ev["at"])
         for msg in out.messages:
             value = orjson.dumps(msg)
-            written = await deliver(ctx.topic("outbox"), msg["location_id"].encode(), value)
+            written = await pages.write(msg["location_id"].encode(), value)
             if ctx.hand_off is not None:  # the notify stage here: one Kafka hop fewer
                 ctx.hand_off(value, written)
         if out.messages:
-            send_now(app.producer)  # a page waits for no linger
+            pages.done()  # a page waits for no linger
         for ev in out.events:
             await deliver(ctx.topic("events"), ev["location_id"].encode(), orjson.dumps(ev))
             observe(ctx, ev)

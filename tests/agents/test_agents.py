@@ -39,9 +39,12 @@ def built(tmp_path: Any, **settings: Any) -> Pronto:
     directly), its outputs captured by fake topics. The raw and the scored records come to
     the score and the alert stage by their Faust agents here (`raw_feed=False`,
     `scored_feed=False`): the Kafka consumers of their own that read them in a worker run
-    against the broker (`tests/e2e/test_side_feed.py` and every end-to-end test)."""
+    against the broker (`tests/e2e/test_side_feed.py` and every end-to-end test). So do the
+    pages go by Faust's producer (`page_producer=False`), to the fake outbox: in a worker they
+    go by a producer of their own (`pipeline/alerts/page_out.py`, every end-to-end test)."""
     settings.setdefault("raw_feed", False)
     settings.setdefault("scored_feed", False)
+    settings.setdefault("page_producer", False)
     s = Settings(broker="kafka://127.0.0.1:1", home=tmp_path, secret_key="k", **settings)
     pronto = build(s, registry=CollectorRegistry(), sender=RecordingSender())
     pronto.app.finalize()
