@@ -157,8 +157,8 @@ def table_url(store: str, table: str) -> str:
 def linger_ms(settings: Settings, stages: frozenset[str]) -> int:
     """How long a process's producer waits to fill a batch. The score process's output is not
     on the page path: bigger, fewer produce requests. The alert process writes a few records
-    per scored record (changelogs, events), sent at once when a page is among them
-    (`delivery.send_now`); a process with the web stage answers a webhook only once Kafka has
+    per scored record (changelogs, events); its pages go by a producer of their own
+    (`alerts/page_out.py`); a process with the web stage answers a webhook only once Kafka has
     the record: no wait.
 
     The alert process lingered 5 ms while Faust read `feedback.scored`: Faust's fetch loop

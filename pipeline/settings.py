@@ -199,7 +199,7 @@ class Settings:
     score_batch: int = 1000  # records the score stage takes at once (at most)...
     score_batch_s: float = 0.02  # ...or what arrived within this long
     score_linger_ms: int = 20  # the score process's producer waits this long to fill a batch
-    alert_linger_ms: int = 25  # and the alert process's (a page is sent at once: `send_now`)
+    alert_linger_ms: int = 25  # and the alert process's (pages go by a producer of their own)
     # The most of the score process's loop that learning takes (0.25 before `river_mirror`
     # made learning about a third cheaper: 0.2 now learns more texts a second than 0.25 did).
     learn_share: float = 0.2
