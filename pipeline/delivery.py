@@ -4,6 +4,8 @@ The output goes to the producer and the agent moves on; Faust flushes the produc
 commits the input's offset. Waiting for the broker's ack of each output inside the agent was
 tried and measured: under SIGKILL and rebalance tests it lost more records, not fewer (slower
 agents hold more fetched records when a rebalance starts; see issue 10's notes), so it is not done.
+The one exception is the alert process's pages, which go by a producer of their own that Faust
+does not flush: each is acknowledged before the desk goes on (`alerts/page_out.py`).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ class PageWriter:
         self._ctx = ctx
         self.own = s.page_producer and s.processing_guarantee != "exactly_once"
         self._producer: Any = None
-        self._starting: asyncio.Lock | None = None
+        self._starting = asyncio.Lock()
         self._stopped = False
 
     async def write(self, key: bytes, value: bytes) -> Any:
@@ -57,7 +57,6 @@ class PageWriter:
         if self._stopped:  # the process is stopping: the record is read again at the next start
             raise RuntimeError("the page producer has stopped")
         if self._producer is None:
-            self._starting = self._starting or asyncio.Lock()
             async with self._starting:
                 if self._producer is None:
                     self._producer = await start_producer(self._ctx.settings.bootstrap_servers)

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
 
 from pipeline.alerts.page_out import PageWriter
 from pipeline.settings import Settings
+from tests.support.kafka import new_topic
 
 pytestmark = pytest.mark.kafka
 
@@ -31,10 +30,7 @@ class Outbox:
 
 
 async def test_a_page_does_not_wait_for_the_main_producer(bootstrap: str) -> None:
-    topic = f"pages-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])
-    admin.close()
+    topic = new_topic(bootstrap, "pages", partitions=4)
     main = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=LINGER_MS)
     await main.start()
     s = Settings(broker=f"kafka://{bootstrap}", secret_key="k")

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from kafka.admin import KafkaAdminClient, NewTopic
 
 from pipeline.delivery import send_now
+from tests.support.kafka import new_topic
 
 pytestmark = pytest.mark.kafka
 
@@ -26,10 +25,7 @@ class FaustLike:
 
 
 async def test_send_now_sends_a_lingering_batch_at_once(bootstrap: str) -> None:
-    topic = f"send-now-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
-    admin.close()
+    topic = new_topic(bootstrap, "send-now", partitions=2)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=LINGER_MS)
     await producer.start()
     try:

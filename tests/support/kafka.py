@@ -106,6 +106,19 @@ def worker_env(bootstrap: str, home: Path, **overrides: str) -> dict[str, str]:
     return env
 
 
+def new_topic(bootstrap: str, prefix: str, partitions: int) -> str:
+    """A topic of its own for one test: `prefix-<random>`, with `partitions` partitions."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    topic = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    finally:
+        admin.close()
+    return topic
+
+
 def read_topic(
     bootstrap: str, topic: str, timeout_s: float = 20.0, min_records: int = 1
 ) -> list[bytes]:
