@@ -196,6 +196,7 @@ class Settings:
     rocksdb_cache_mb: int = 8  # one block cache for all table partitions, memtables charged to it
     rocksdb_write_buffer_mb: int = 1  # memtable size (2 at most), per table partition
     stream_buffer: int = 1024  # records fetched ahead per input partition, at most
+    fetch_partition_kb: int = 128  # what one fetch of Faust's consumer brings of a partition
     score_batch: int = 1000  # records the score stage takes at once (at most)...
     score_batch_s: float = 0.02  # ...or what arrived within this long
     score_linger_ms: int = 20  # the score process's producer waits this long to fill a batch
@@ -241,6 +242,7 @@ class Settings:
     _snapshot_refresh_s = staticmethod(positive("PRONTO_SNAPSHOT_REFRESH_S", "seconds"))
     _switch_interval_ms = staticmethod(positive("PRONTO_SWITCH_INTERVAL_MS", "milliseconds"))
     _gc_gen0 = staticmethod(positive("PRONTO_GC_GEN0", "allocations"))  # 0 stops collecting
+    _fetch_partition_kb = staticmethod(positive("PRONTO_FETCH_PARTITION_KB", "KiB"))
 
     @staticmethod
     def _broker(v: str) -> str:
