@@ -16,6 +16,7 @@ def test_each_process_fetches_at_most_its_bound_per_partition(
     tmp_path: Path, stages: frozenset[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("CONSUMER_MAX_FETCH_SIZE", raising=False)  # Faust's own variable
+    monkeypatch.delenv("PRONTO_FETCH_PARTITION_KB", raising=False)
     s = Settings(broker="kafka://127.0.0.1:1", home=tmp_path)  # never contacted
     assert make_faust_app(s, stages).conf.consumer_max_fetch_size == 128 * 1024
     monkeypatch.setenv("PRONTO_FETCH_PARTITION_KB", "512")
